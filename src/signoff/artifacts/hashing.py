@@ -1,0 +1,162 @@
+"""Parallel, streamed SHA-256 of many files.
+
+Why threads and not processes: ``hashlib`` releases the GIL while hashing buffers larger than
+2 KiB and ``readinto`` releases it during the read syscall, so threads hash on every core with
+no pickling or inter-process copies, and the digests come back as plain objects.
+
+Why ``readinto`` into one reused buffer per thread: no allocation per chunk and at most
+``workers * CHUNK_SIZE`` bytes of buffers, however large the files (a multi-GB model digests in a
+few tens of MiB of RSS). 1 MiB measured best on page-cached data (bench/digest.py): it fits in
+L2, so the bytes the kernel copies into the buffer are still in cache when SHA-256 reads them;
+256 KiB costs more syscalls and 4-8 MiB spills to L3.
+
+Why not ``mmap`` (which avoids that copy and measured ~10 % faster): a file truncated while it is
+mapped kills the process with SIGBUS. With ``read`` a concurrent change becomes a clean error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import stat
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from signoff.errors import ArtifactError
+
+CHUNK_SIZE = 1 << 20
+"""Bytes read per ``readinto`` call (per-thread buffer size)."""
+
+# O_NOFOLLOW: a file swapped for a symlink after listing is refused, not followed.
+# O_NONBLOCK: a file swapped for a FIFO makes open() return instead of hanging; it has no effect
+# on regular files. Both are 0 where the platform lacks them.
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+class _Cancelled(Exception):
+    """Another file failed; this one stops early."""
+
+
+def hash_files(
+    files: Sequence[tuple[Path, int]],
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[bytes]:
+    """Return the raw SHA-256 digest of each ``(path, expected size)``, in the given order.
+
+    Files are hashed on ``workers`` threads (default ``os.cpu_count()``), largest first, so the
+    long files start early and the small ones fill the gaps at the end. ``progress`` receives the
+    number of bytes just hashed; calls come from worker threads but never overlap (a lock
+    serializes them), so a plain counter is a valid callback. A file whose size or type changed
+    since it was listed raises ``ArtifactError``, and so does one that cannot be opened or read;
+    the first error stops the remaining work and is raised.
+    """
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    results: list[bytes] = [b""] * len(files)
+    if not files:
+        return results
+    report = _serialized(progress)
+    cancel = threading.Event()
+    local = threading.local()
+
+    def task(index: int) -> None:
+        buffer: memoryview | None = getattr(local, "buffer", None)
+        if buffer is None:
+            buffer = local.buffer = memoryview(bytearray(CHUNK_SIZE))
+        path, size = files[index]
+        results[index] = _hash_file(path, size, buffer, cancel, report)
+
+    # The executor's queue is FIFO, so submitting in size order is largest-first scheduling.
+    order = sorted(range(len(files)), key=lambda i: files[i][1], reverse=True)
+    executor = ThreadPoolExecutor(max_workers=min(workers, len(files)), thread_name_prefix="digest")
+    try:
+        futures: list[Future[None]] = [executor.submit(task, i) for i in order]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            error = future.exception() if future in done else None
+            if error is not None and not isinstance(error, _Cancelled):
+                raise error
+    finally:
+        # On an error (or KeyboardInterrupt in the waiting thread) stop queued and running work.
+        cancel.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+def _serialized(progress: Callable[[int], None] | None) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    lock = threading.Lock()
+
+    def report(nbytes: int) -> None:
+        with lock:
+            progress(nbytes)
+
+    return report
+
+
+def _hash_file(
+    path: Path,
+    size: int,
+    buffer: memoryview,
+    cancel: threading.Event,
+    report: Callable[[int], None] | None,
+) -> bytes:
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise ArtifactError(
+            f"cannot open {path}: {exc.strerror}",
+            hint="make the file readable by this user and make sure it is a regular file",
+        ) from exc
+    with io.FileIO(fd, "r", closefd=True) as stream:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            raise _changed(path)
+        if hasattr(os, "posix_fadvise"):
+            # Doubles kernel read-ahead for cold (not page-cached) files; harmless when cached.
+            # Only a hint: a filesystem that rejects it is no reason to fail.
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        digest = hashlib.sha256()
+        total = 0
+        while True:
+            if cancel.is_set():
+                raise _Cancelled
+            try:
+                n = stream.readinto(buffer)
+            except OSError as exc:
+                raise ArtifactError(
+                    f"cannot read {path}: {exc.strerror}",
+                    hint="check the file and the device it is on",
+                ) from exc
+            if not n:
+                break
+            digest.update(buffer[:n])
+            total += n
+            if report is not None:
+                report(n)
+    if total != size:
+        raise _changed(path)
+    return digest.digest()
+
+
+def _changed(path: Path) -> ArtifactError:
+    return ArtifactError(
+        f"file changed while being digested: {path}",
+        hint="wait until nothing is writing to the artifact, then digest it again",
+    )

@@ -1,0 +1,332 @@
+"""The registry service: the one API the CLI, the REST server and SDK users call.
+
+Every operation validates its input, then runs inside one store transaction, so an operation
+either happens whole or not at all. Slow work that needs no lock (digesting an artifact) happens
+before the transaction opens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from signoff.artifacts import Manifest, VerifyResult, digest_path, verify
+from signoff.domain import (
+    AliasMove,
+    Artifact,
+    Lineage,
+    Model,
+    Stage,
+    Version,
+    VersionRef,
+    parse_risk_tier,
+    validate_alias,
+    validate_model_name,
+)
+from signoff.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
+from signoff.identity import resolve_actor
+from signoff.store import (
+    DatabaseLocation,
+    Store,
+    StoreSession,
+    check_schema,
+    create_registry_engine,
+    migrate,
+    resolve_location,
+)
+
+LATEST = "latest"
+"""A built-in alias: the highest version number of a model. It cannot be set."""
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``Registry.init`` did: the schema revision before (``None``: created) and after."""
+
+    location: str
+    before: str | None
+    after: str
+
+    @property
+    def created(self) -> bool:
+        """True when the registry did not exist before."""
+        return self.before is None
+
+    @property
+    def changed(self) -> bool:
+        """True when the schema was created or upgraded."""
+        return self.before != self.after
+
+
+class Registry:
+    """A governed model registry on one database (SQLite file or PostgreSQL)."""
+
+    def __init__(self, store: Store, location: DatabaseLocation) -> None:
+        self._store = store
+        self.location = location
+
+    # --- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Registry:
+        """Open an existing registry (``url``, else ``$SIGNOFF_DB``, else ``./.signoff``)."""
+        location = resolve_location(url)
+        if location.sqlite_path is not None and not location.sqlite_path.is_file():
+            raise StoreError(
+                f"no signoff registry at {location.display}",
+                hint="create one with `signoff init` (add --db URL for another database)",
+            )
+        engine = create_registry_engine(location)
+        try:
+            check_schema(engine, location)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(Store(engine), location)
+
+    @classmethod
+    def init(cls, url: str | None = None) -> tuple[Registry, InitResult]:
+        """Create a registry, or upgrade an existing one to this code's schema (idempotent)."""
+        location = resolve_location(url)
+        if location.sqlite_path is not None:
+            if location.sqlite_path.is_dir():
+                raise InvalidInputError(
+                    f"{location.display} is a directory",
+                    hint="give the registry database file, e.g. .signoff/registry.db",
+                )
+            try:
+                location.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InvalidInputError(
+                    f"cannot create {location.sqlite_path.parent}: {exc.strerror}",
+                    hint="choose a writable location with --db",
+                ) from None
+        engine = create_registry_engine(location)
+        try:
+            before, after = migrate(engine, location)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(Store(engine), location), InitResult(location.display, before, after)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._store.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- models -------------------------------------------------------------------------------
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        risk_tier: str,
+        owner: str | None = None,
+        team: str | None = None,
+        intended_use: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        actor: str | None = None,
+    ) -> Model:
+        """Create a model. ``owner`` defaults to the actor; ``risk_tier`` must be chosen."""
+        who = resolve_actor(actor)
+        model = Model(
+            name=validate_model_name(name),
+            owner=owner or who,
+            team=team,
+            risk_tier=parse_risk_tier(risk_tier),
+            intended_use=intended_use,
+            description=description,
+            tags=_validate_tags(tags or {}),
+            created_by=who,
+            created_at=_now(),
+        )
+        with self._store.transaction() as tx:
+            return tx.add_model(model)
+
+    def get_model(self, name: str) -> Model:
+        """The model called ``name``."""
+        with self._store.transaction() as tx:
+            return _require_model(tx, validate_model_name(name))
+
+    def list_models(self) -> list[Model]:
+        """All models, by name."""
+        with self._store.transaction() as tx:
+            return tx.list_models()
+
+    # --- versions -----------------------------------------------------------------------------
+
+    def register_version(
+        self,
+        model: str,
+        path: str | Path,
+        *,
+        actor: str | None = None,
+        lineage: Lineage | None = None,
+        uri: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> Version:
+        """Digest the artifact at ``path`` and register it as the next version of ``model``.
+
+        Parents in ``lineage`` may be given as ``name@N`` or ``name@alias``; they are stored
+        resolved to ``name@N``. An artifact already registered for the model is refused: the
+        same bytes are the same version.
+        """
+        who = resolve_actor(actor)
+        name = validate_model_name(model)
+        lineage = lineage or Lineage()
+        parents = [VersionRef.parse(parent) for parent in lineage.parents]
+        self.get_model(name)  # fail fast, before digesting a large artifact
+        artifact_path = Path(path)
+        manifest = digest_path(artifact_path, progress=progress)
+        artifact = Artifact(uri=uri or artifact_path.absolute().as_uri(), manifest=manifest)
+        with self._store.transaction() as tx:
+            _require_model(tx, name)
+            resolved = tuple(str(_resolve(tx, parent).ref) for parent in parents)
+            existing = tx.find_version_by_digest(name, manifest.root_digest)
+            if existing is not None:
+                raise ConflictError(
+                    f"this artifact (sha256:{manifest.root_digest[:12]}...) is already "
+                    f"registered as {existing.ref}",
+                    hint="the same bytes are the same version; change the artifact to register "
+                    "a new one",
+                )
+            version = Version(
+                model=name,
+                number=tx.next_version_number(name),
+                artifact=artifact,
+                lineage=Lineage(
+                    parents=resolved,
+                    datasets=lineage.datasets,
+                    code=lineage.code,
+                    run_uri=lineage.run_uri,
+                ),
+                created_by=who,
+                created_at=_now(),
+                stage=Stage.CANDIDATE,
+                metadata=dict(metadata or {}),
+            )
+            return tx.add_version(version)
+
+    def get_version(self, ref: str | VersionRef) -> Version:
+        """The version ``name@N`` or ``name@alias`` (``name@latest`` is the newest)."""
+        parsed = ref if isinstance(ref, VersionRef) else VersionRef.parse(ref)
+        with self._store.transaction() as tx:
+            return _resolve(tx, parsed)
+
+    def list_versions(self, model: str) -> list[Version]:
+        """All versions of ``model``, oldest first."""
+        name = validate_model_name(model)
+        with self._store.transaction() as tx:
+            _require_model(tx, name)
+            return tx.list_versions(name)
+
+    # --- aliases ------------------------------------------------------------------------------
+
+    def set_alias(
+        self, model: str, alias: str, version: int, *, actor: str | None = None
+    ) -> AliasMove:
+        """Point ``alias`` of ``model`` at version number ``version``; the move is recorded."""
+        who = resolve_actor(actor)
+        name = validate_model_name(model)
+        alias = validate_alias(alias)
+        if alias == LATEST:
+            raise InvalidInputError(
+                f"'{LATEST}' is a built-in alias for the newest version and cannot be set",
+                hint="choose another alias name",
+            )
+        with self._store.transaction() as tx:
+            _require_model(tx, name)
+            target = _resolve(tx, VersionRef(model=name, number=version))
+            return tx.set_alias(name, alias, target.number, actor=who, when=_now())
+
+    def alias_history(self, model: str) -> list[AliasMove]:
+        """Every alias move of ``model``, oldest first."""
+        name = validate_model_name(model)
+        with self._store.transaction() as tx:
+            _require_model(tx, name)
+            return tx.alias_history(name)
+
+    # --- artifacts ----------------------------------------------------------------------------
+
+    def verify_artifact(
+        self, ref: str | VersionRef, path: str | Path, *, progress: Progress | None = None
+    ) -> tuple[Version, VerifyResult]:
+        """Compare the bytes at ``path`` with the manifest registered for ``ref``."""
+        version = self.get_version(ref)
+        return version, verify(Path(path), version.artifact.manifest, progress=progress)
+
+
+def digest(path: str | Path, *, progress: Progress | None = None) -> Manifest:
+    """Digest a file or directory without a registry (same as ``signoff artifact digest``)."""
+    return digest_path(Path(path), progress=progress)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _require_model(tx: StoreSession, name: str) -> Model:
+    model = tx.get_model(name)
+    if model is None:
+        raise NotFoundError(
+            f"model {name!r} not found", hint="list models with `signoff model list`"
+        )
+    return model
+
+
+def _resolve(tx: StoreSession, ref: VersionRef) -> Version:
+    _require_model(tx, ref.model)
+    number = ref.number
+    if number is None:
+        assert ref.alias is not None
+        if ref.alias == LATEST:
+            versions = tx.list_versions(ref.model)
+            if not versions:
+                raise NotFoundError(
+                    f"model {ref.model!r} has no versions yet",
+                    hint=f"register one with `signoff version register {ref.model} PATH`",
+                )
+            return versions[-1]
+        number = tx.resolve_alias(ref.model, ref.alias)
+        if number is None:
+            raise NotFoundError(
+                f"alias {ref.alias!r} of model {ref.model!r} not found",
+                hint=f"set it with `signoff alias set {ref.model}@NUMBER {ref.alias}`",
+            )
+    version = tx.get_version(ref.model, number)
+    if version is None:
+        raise NotFoundError(
+            f"version {ref.model}@{number} not found",
+            hint=f"list versions with `signoff version list {ref.model}`",
+        )
+    return version
+
+
+def _validate_tags(tags: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    items = tags.items() if isinstance(tags, Mapping) else tags
+    result: dict[str, str] = {}
+    for key, value in items:
+        if not key or not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidInputError(
+                f"invalid tag {key!r}={value!r}", hint="tags are non-empty string keys and values"
+            )
+        result[key] = value
+    return result

@@ -1,0 +1,120 @@
+"""SQLAlchemy tables of the registry. Only the store package imports this module."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+VERSION_TABLE = "signoff_schema_version"
+"""Alembic's version table; its presence is what makes a database a signoff registry."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the registry tables."""
+
+    type_annotation_map: dict[Any, Any] = {  # noqa: RUF012 - SQLAlchemy's documented hook
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+    }
+
+
+class ModelRow(Base):
+    """A registered model; ``version_count`` hands out gap-free version numbers under a row lock."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    owner: Mapped[str] = mapped_column(String(256))
+    team: Mapped[str | None] = mapped_column(String(256))
+    risk_tier: Mapped[str] = mapped_column(String(16))
+    intended_use: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    version_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VersionRow(Base):
+    """An immutable version; triggers in the migration refuse UPDATE of its identity and DELETE."""
+
+    __tablename__ = "versions"
+    __table_args__ = (
+        UniqueConstraint("model_id", "number", name="uq_versions_model_number"),
+        UniqueConstraint("model_id", "root_digest", name="uq_versions_model_digest"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    artifact_uri: Mapped[str] = mapped_column(Text)
+    root_digest: Mapped[str] = mapped_column(String(64), index=True)
+    total_size: Mapped[int] = mapped_column(BigInteger)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    lineage: Mapped[dict[str, Any]] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    stage: Mapped[str] = mapped_column(String(16))
+
+
+class AliasRow(Base):
+    """Where an alias of a model points now."""
+
+    __tablename__ = "aliases"
+    __table_args__ = (UniqueConstraint("model_id", "name", name="uq_aliases_model_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    updated_by: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime]
+
+
+class AliasMoveRow(Base):
+    """Every move of an alias, append-only: who moved it from where to where, and when."""
+
+    __tablename__ = "alias_moves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    alias: Mapped[str] = mapped_column(String(128))
+    from_version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
+    to_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    moved_by: Mapped[str] = mapped_column(String(256))
+    moved_at: Mapped[datetime]
