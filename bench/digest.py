@@ -80,10 +80,11 @@ def build_model(directory: Path, size: int) -> None:
     shards = layout(size)
     stamp = directory.parent / f"{directory.name}.layout.json"
     wanted = {"shards": shards, "small": SMALL_FILES}
-    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
-        if all((directory / n).is_file() and (directory / n).stat().st_size == s
-               for n, s in shards.items()):
-            return
+    complete = stamp.exists() and json.loads(stamp.read_text()) == wanted
+    if complete and all(
+        (directory / n).is_file() and (directory / n).stat().st_size == s for n, s in shards.items()
+    ):
+        return
     print(f"building a {size / GiB:.2f} GiB synthetic model in {directory} ...", file=sys.stderr)
     stamp.unlink(missing_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
@@ -210,8 +211,16 @@ def child(tool: str, directory: Path, workers: int) -> None:
     start = time.perf_counter()
     root = RUNNERS[tool](directory, workers)
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "root": root, "rss_before_kib": before,
-                      "peak_rss_kib": _status_kib("VmHWM")}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "root": root,
+                "rss_before_kib": before,
+                "peak_rss_kib": _status_kib("VmHWM"),
+            }
+        )
+    )
 
 
 # --- the parent: rounds, table ---------------------------------------------------------------
@@ -220,9 +229,20 @@ def child(tool: str, directory: Path, workers: int) -> None:
 def measure(tool: str, directory: Path, workers: int) -> dict[str, Any]:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     out = subprocess.run(
-        [sys.executable, __file__, "--child", tool, "--dir", str(directory),
-         "--workers", str(workers)],
-        check=True, capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            tool,
+            "--dir",
+            str(directory),
+            "--workers",
+            str(workers),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     ).stdout
     result: dict[str, Any] = json.loads(out)
     return result
@@ -304,17 +324,23 @@ def main() -> None:
 def print_table(report: dict[str, Any]) -> None:
     m = report["machine"]
     model = report["model"]
-    print(f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}, "
-          f"{m['openssl']}, model_signing {m['model_signing']}, {m['date']}")
-    print(f"model: {model['files']} files, {model['bytes'] / GiB:.2f} GiB, page-cached; "
-          f"{report['workers']} workers; best of {report['repeats']} interleaved rounds")
+    print(
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}, "
+        f"{m['openssl']}, model_signing {m['model_signing']}, {m['date']}"
+    )
+    print(
+        f"model: {model['files']} files, {model['bytes'] / GiB:.2f} GiB, page-cached; "
+        f"{report['workers']} workers; best of {report['repeats']} interleaved rounds"
+    )
     print()
     header = f"{'contender':<20} {'GB/s':>6} {'best s':>7} {'signoff/x':>9} {'peak RSS MiB':>13}"
     print(header)
     print("-" * len(header))
     for tool, row in report["results"].items():
-        print(f"{tool:<20} {row['gb_per_s']:>6.2f} {row['best_seconds']:>7.3f} "
-              f"{row['signoff_ratio']:>9.2f} {row['peak_rss_mib']:>13.1f}")
+        print(
+            f"{tool:<20} {row['gb_per_s']:>6.2f} {row['best_seconds']:>7.3f} "
+            f"{row['signoff_ratio']:>9.2f} {row['peak_rss_mib']:>13.1f}"
+        )
     print()
     print(f"signoff / ceiling (best plain hashlib read): {report['signoff_vs_ceiling']:.1%}")
     print(f"signoff / model_signing: {report['signoff_vs_model_signing']:.2f}x")
