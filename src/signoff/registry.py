@@ -7,14 +7,19 @@ before the transaction opens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from signoff.artifacts import Manifest, VerifyResult, digest_path, verify
+from signoff.audit.canonical import sha256_hex
+from signoff.audit.checkpoint import Checkpoint, sign_note
 from signoff.domain import (
     AliasMove,
     Artifact,
@@ -28,7 +33,15 @@ from signoff.domain import (
     validate_model_name,
 )
 from signoff.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
+from signoff.governance.auditor import AuditReport, verify_audit_log
+from signoff.governance.proofs import (
+    ConsistencyProof,
+    InclusionProof,
+    consistency_proof,
+    inclusion_proof,
+)
 from signoff.identity import resolve_actor
+from signoff.keys import KeyStore, key_id, public_key_pem
 from signoff.store import (
     DatabaseLocation,
     Store,
@@ -38,6 +51,12 @@ from signoff.store import (
     migrate,
     resolve_location,
 )
+from signoff.store.eventlog import Event
+from signoff.store.governance import KeyRecord
+from signoff.store.row_digests import model_digest, version_digest
+
+REGISTRY_PRINCIPAL = "signoff-registry"
+"""The principal whose key signs checkpoints and gate decisions."""
 
 LATEST = "latest"
 """A built-in alias: the highest version number of a model. It cannot be set."""
@@ -70,6 +89,85 @@ class Registry:
     def __init__(self, store: Store, location: DatabaseLocation) -> None:
         self._store = store
         self.location = location
+        self.keystore = KeyStore(location.home / "keys")
+        self._registry_key: Ed25519PrivateKey | None = None
+
+    @contextmanager
+    def _write(self) -> Iterator[StoreSession]:
+        """A write transaction that ends by sealing the log in a signed checkpoint."""
+        with self._store.transaction() as tx:
+            yield tx
+            self._seal(tx)
+
+    def _seal(self, tx: StoreSession) -> None:
+        size, root = tx.events.head()
+        if size == 0 or tx.events.checkpoint(size) is not None:
+            return
+        key = self._signing_key(tx)
+        if key is None:
+            # Without the registry key (another machine, say) events are still appended; the
+            # next writer holding the key checkpoints them, and `audit verify` reports the
+            # unsealed tail until then.
+            return
+        body = Checkpoint(origin=registry_origin(key), size=size, root=root).body()
+        tx.events.add_checkpoint(size, root, sign_note(body, REGISTRY_PRINCIPAL, key), _now())
+
+    def _signing_key(self, tx: StoreSession) -> Ed25519PrivateKey | None:
+        """The registry's private key, if this machine has it and it is the registered one."""
+        if self._registry_key is not None:
+            return self._registry_key
+        if not self.keystore.exists(REGISTRY_PRINCIPAL):
+            return None
+        key = self.keystore.load(REGISTRY_PRINCIPAL)
+        active = {k.keyid for k in tx.gov.list_keys(REGISTRY_PRINCIPAL) if k.active}
+        if key_id(key.public_key()) not in active:
+            return None
+        self._registry_key = key
+        return key
+
+    def _ensure_registry_key(self) -> None:
+        """Give the registry its own signing key (for checkpoints and gate decisions)."""
+        with self._write() as tx:
+            if any(k.active for k in tx.gov.list_keys(REGISTRY_PRINCIPAL)):
+                return
+            if self.keystore.exists(REGISTRY_PRINCIPAL):
+                key = self.keystore.load(REGISTRY_PRINCIPAL)
+            else:
+                key = self.keystore.create(REGISTRY_PRINCIPAL)
+            self._register_public_key(tx, REGISTRY_PRINCIPAL, key.public_key(), REGISTRY_PRINCIPAL)
+
+    def _register_public_key(
+        self, tx: StoreSession, principal: str, public_key: Ed25519PublicKey, actor: str
+    ) -> KeyRecord:
+        now = _now()
+        record = KeyRecord(
+            keyid=key_id(public_key),
+            principal=principal,
+            public_key=public_key_pem(public_key),
+            created_by=actor,
+            created_at=now,
+            revoked_at=None,
+            revoked_by=None,
+            revoke_reason=None,
+        )
+        if tx.gov.get_key(record.keyid) is not None:
+            raise ConflictError(
+                f"key {record.keyid[:16]} is already registered",
+                hint="each key belongs to one principal; create a new key",
+            )
+        tx.gov.add_key(record)
+        tx.events.append(
+            "key.registered",
+            actor=actor,
+            at=now,
+            subject=f"key:{principal}",
+            data={
+                "keyid": record.keyid,
+                "principal": principal,
+                "public_key_sha256": sha256_hex(record.public_key.encode()),
+            },
+        )
+        return record
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -110,10 +208,12 @@ class Registry:
         engine = create_registry_engine(location)
         try:
             before, after = migrate(engine, location)
+            registry = cls(Store(engine), location)
+            registry._ensure_registry_key()
         except BaseException:
             engine.dispose()
             raise
-        return cls(Store(engine), location), InitResult(location.display, before, after)
+        return registry, InitResult(location.display, before, after)
 
     def close(self) -> None:
         """Release database connections."""
@@ -157,8 +257,16 @@ class Registry:
             created_by=who,
             created_at=_now(),
         )
-        with self._store.transaction() as tx:
-            return tx.add_model(model)
+        with self._write() as tx:
+            tx.add_model(model)
+            tx.events.append(
+                "model.created",
+                actor=who,
+                at=model.created_at,
+                subject=f"model:{model.name}",
+                data={"model": model.name, "row_digest": model_digest(model)},
+            )
+            return model
 
     def get_model(self, name: str) -> Model:
         """The model called ``name``."""
@@ -197,7 +305,7 @@ class Registry:
         artifact_path = Path(path)
         manifest = digest_path(artifact_path, progress=progress)
         artifact = Artifact(uri=uri or artifact_path.absolute().as_uri(), manifest=manifest)
-        with self._store.transaction() as tx:
+        with self._write() as tx:
             _require_model(tx, name)
             resolved = tuple(str(_resolve(tx, parent).ref) for parent in parents)
             existing = tx.find_version_by_digest(name, manifest.root_digest)
@@ -223,7 +331,20 @@ class Registry:
                 stage=Stage.CANDIDATE,
                 metadata=dict(metadata or {}),
             )
-            return tx.add_version(version)
+            tx.add_version(version)
+            tx.events.append(
+                "version.registered",
+                actor=who,
+                at=version.created_at,
+                subject=version.ref,
+                data={
+                    "model": name,
+                    "number": version.number,
+                    "root_digest": manifest.root_digest,
+                    "row_digest": version_digest(version),
+                },
+            )
+            return version
 
     def get_version(self, ref: str | VersionRef) -> Version:
         """The version ``name@N`` or ``name@alias`` (``name@latest`` is the newest)."""
@@ -252,10 +373,23 @@ class Registry:
                 f"'{LATEST}' is a built-in alias for the newest version and cannot be set",
                 hint="choose another alias name",
             )
-        with self._store.transaction() as tx:
+        with self._write() as tx:
             _require_model(tx, name)
             target = _resolve(tx, VersionRef(model=name, number=version))
-            return tx.set_alias(name, alias, target.number, actor=who, when=_now())
+            move = tx.set_alias(name, alias, target.number, actor=who, when=_now())
+            tx.events.append(
+                "alias.moved",
+                actor=who,
+                at=move.moved_at,
+                subject=f"{name}@{alias}",
+                data={
+                    "model": name,
+                    "alias": alias,
+                    "from": move.from_number,
+                    "to": move.to_number,
+                },
+            )
+            return move
 
     def alias_history(self, model: str) -> list[AliasMove]:
         """Every alias move of ``model``, oldest first."""
@@ -273,10 +407,50 @@ class Registry:
         version = self.get_version(ref)
         return version, verify(Path(path), version.artifact.manifest, progress=progress)
 
+    # --- audit log ----------------------------------------------------------------------------
+
+    def audit_verify(self) -> AuditReport:
+        """Recompute the Merkle log, check its signed checkpoint, cross-check every row."""
+        with self._store.transaction() as tx:
+            return verify_audit_log(tx, REGISTRY_PRINCIPAL)
+
+    def audit_events(
+        self, *, start: int = 0, limit: int | None = None, subject: str | None = None
+    ) -> list[Event]:
+        """Events from ``start`` (optionally only those about ``subject``), oldest first."""
+        events: list[Event] = []
+        with self._store.transaction() as tx:
+            for _, leaf in tx.events.iter_leaves(start=start):
+                event = Event.from_leaf(leaf)
+                if (
+                    subject is None
+                    or event.subject == subject
+                    or event.subject.startswith(f"{subject}@")
+                ):
+                    events.append(event)
+                    if limit is not None and len(events) >= limit:
+                        break
+        return events
+
+    def audit_proof(self, seq: int) -> InclusionProof:
+        """Inclusion proof of event ``seq`` against the newest signed checkpoint."""
+        with self._store.transaction() as tx:
+            return inclusion_proof(tx, seq)
+
+    def audit_consistency(self, old_size: int) -> ConsistencyProof:
+        """Consistency proof from the log at ``old_size`` to the newest signed checkpoint."""
+        with self._store.transaction() as tx:
+            return consistency_proof(tx, old_size)
+
 
 def digest(path: str | Path, *, progress: Progress | None = None) -> Manifest:
     """Digest a file or directory without a registry (same as ``signoff artifact digest``)."""
     return digest_path(Path(path), progress=progress)
+
+
+def registry_origin(key: Ed25519PrivateKey) -> str:
+    """The checkpoint origin line: unique per registry (derived from its key)."""
+    return f"signoff.registry/{key_id(key.public_key())[:16]}"
 
 
 def _now() -> datetime:

@@ -20,8 +20,16 @@ def test_all_is_complete_and_documented() -> None:
 
 def test_registry_methods_are_in_the_readme() -> None:
     readme = README.read_text()
-    for method in ("open", "init", "create_model", "register_version", "get_version",
-                   "list_models", "list_versions", "set_alias"):
+    for method in (
+        "open",
+        "init",
+        "create_model",
+        "register_version",
+        "get_version",
+        "list_models",
+        "list_versions",
+        "set_alias",
+    ):
         assert f"{method}(" in readme, f"README does not document Registry.{method}"
 
 

@@ -10,6 +10,11 @@ few tens of MiB of RSS). 1 MiB measured best on page-cached data (bench/digest.p
 L2, so the bytes the kernel copies into the buffer are still in cache when SHA-256 reads them;
 256 KiB costs more syscalls and 4-8 MiB spills to L3.
 
+Why the buffer is an anonymous ``mmap``: it is page-aligned, like the page-cache pages the
+kernel copies from. A ``bytearray`` of 1 MiB gets its own mapping from malloc and starts 16
+bytes past a page boundary; a copy whose destination is a few bytes ahead of its source (modulo
+4 KiB) stalls on "4K aliasing" between loads and earlier stores, which measured ~8 % slower.
+
 Why not ``mmap`` (which avoids that copy and measured ~10 % faster): a file truncated while it is
 mapped kills the process with SIGBUS. With ``read`` a concurrent change becomes a clean error.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import mmap
 import os
 import stat
 import threading
@@ -74,11 +80,12 @@ def hash_files(
     local = threading.local()
 
     def task(index: int) -> None:
-        buffer: memoryview | None = getattr(local, "buffer", None)
+        buffer: mmap.mmap | None = getattr(local, "buffer", None)
         if buffer is None:
-            buffer = local.buffer = memoryview(bytearray(CHUNK_SIZE))
+            buffer = local.buffer = mmap.mmap(-1, CHUNK_SIZE)  # freed when the thread ends
         path, size = files[index]
-        results[index] = _hash_file(path, size, buffer, cancel, report)
+        with memoryview(buffer) as view:
+            results[index] = _hash_file(path, size, view, cancel, report)
 
     # The executor's queue is FIFO, so submitting in size order is largest-first scheduling.
     order = sorted(range(len(files)), key=lambda i: files[i][1], reverse=True)

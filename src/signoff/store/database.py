@@ -38,6 +38,17 @@ class DatabaseLocation:
     sqlite_path: Path | None
 
     @property
+    def home(self) -> Path:
+        """Where the registry's files (private keys) live: ``$SIGNOFF_HOME``, else next to
+        the SQLite file, else ``~/.signoff`` for a server database."""
+        env = os.environ.get("SIGNOFF_HOME")
+        if env:
+            return Path(env).expanduser().absolute()
+        if self.sqlite_path is not None:
+            return self.sqlite_path.parent
+        return Path.home() / ".signoff"
+
+    @property
     def display(self) -> str:
         """Where the registry is, for messages (never shows a password)."""
         if self.sqlite_path is not None:

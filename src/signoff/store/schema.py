@@ -118,3 +118,98 @@ class AliasMoveRow(Base):
     to_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
     moved_by: Mapped[str] = mapped_column(String(256))
     moved_at: Mapped[datetime]
+
+
+class KeyRow(Base):
+    """A principal's Ed25519 public key; revocation is a timestamp, never a delete."""
+
+    __tablename__ = "keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    keyid: Mapped[str] = mapped_column(String(64), unique=True)
+    principal: Mapped[str] = mapped_column(String(256), index=True)
+    public_key: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(256))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class EvidenceRow(Base):
+    """A DSSE envelope about one version's artifact, stored verbatim (approvals included)."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    predicate_type: Mapped[str] = mapped_column(Text)
+    envelope: Mapped[str] = mapped_column(Text)
+    envelope_sha256: Mapped[str] = mapped_column(String(64))
+    attached_by: Mapped[str] = mapped_column(String(256))
+    attached_at: Mapped[datetime]
+    produced_at: Mapped[datetime]
+
+
+class ExceptionRow(Base):
+    """A named, expiring exception to one policy rule for a model or one of its versions."""
+
+    __tablename__ = "policy_exceptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    rule_id: Mapped[str] = mapped_column(String(128))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    version_number: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    approver: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+
+class PolicyRow(Base):
+    """Every policy ever set, verbatim; the newest row is in force."""
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(256))
+    set_at: Mapped[datetime]
+
+
+class EventRow(Base):
+    """One audit event: ``seq`` is its leaf index; ``leaf`` the canonical JSON that is hashed.
+
+    The leaf text is the only copy of the event's content, so there are no columns that could
+    disagree with what the Merkle tree commits to. Append-only (triggers refuse UPDATE/DELETE).
+    """
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf: Mapped[str] = mapped_column(Text)
+
+
+class LogStateRow(Base):
+    """The one row with the log size and Merkle frontier; locking it serialises writers."""
+
+    __tablename__ = "log_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    frontier: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CheckpointRow(Base):
+    """A checkpoint (C2SP signed note) the registry key signed over the log at ``size``."""
+
+    __tablename__ = "checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -33,6 +33,8 @@ from signoff.errors import (
     SignoffError,
     StoreError,
 )
+from signoff.store.eventlog import EventLog
+from signoff.store.governance import GovernanceStore
 from signoff.store.schema import AliasMoveRow, AliasRow, ModelRow, VersionRow
 
 
@@ -60,11 +62,14 @@ class Store:
 def _database_error(exc: DatabaseError) -> SignoffError:
     """Translate what the database refused; triggers mark their refusals with 'signoff: '."""
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-    if "signoff: versions are" in detail:
-        return ImmutableError(
-            detail.split("signoff: ", 1)[1],
-            hint="register the new artifact or lineage as a new version",
+    if "signoff: " in detail:
+        refusal = detail.split("signoff: ", 1)[1]
+        hint = (
+            "register the new artifact or lineage as a new version"
+            if "versions" in refusal
+            else "history cannot be changed; record a new event instead"
         )
+        return ImmutableError(refusal, hint=hint)
     if isinstance(exc, IntegrityError):
         return ConflictError(f"conflicting change refused by the database: {detail}")
     return StoreError(f"database error: {detail}")
@@ -75,6 +80,8 @@ class StoreSession:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.events = EventLog(session)
+        self.gov = GovernanceStore(session)
 
     # --- models -------------------------------------------------------------------------------
 
@@ -158,6 +165,54 @@ class StoreSession:
         self.session.add(row)
         self.session.flush()
         return version
+
+    def set_stage(self, model: str, number: int, stage: Stage) -> None:
+        """Move a version to ``stage`` (the one mutable field of a version)."""
+        self.session.execute(
+            update(VersionRow)
+            .where(
+                VersionRow.model_id == self._model_id(model),
+                VersionRow.number == number,
+            )
+            .values(stage=stage.value)
+        )
+
+    def list_versions_in_stages(self, stages: tuple[Stage, ...]) -> list[Version]:
+        """Every version currently in one of ``stages``, by model and number."""
+        rows = self.session.execute(
+            select(VersionRow, ModelRow.name)
+            .join(ModelRow, VersionRow.model_id == ModelRow.id)
+            .where(VersionRow.stage.in_([s.value for s in stages]))
+            .order_by(ModelRow.name, VersionRow.number)
+        ).all()
+        return [self._version(name, row) for row, name in rows]
+
+    def iter_raw_versions(self) -> Iterator[tuple[str, int, str, Version | None]]:
+        """Every version as ``(model, number, stage, entity or None if unreadable)``.
+
+        For auditing: a row whose manifest no longer matches its digest yields ``None`` instead
+        of stopping the scan.
+        """
+        rows = self.session.execute(
+            select(VersionRow, ModelRow.name)
+            .join(ModelRow, VersionRow.model_id == ModelRow.id)
+            .order_by(ModelRow.name, VersionRow.number)
+        ).all()
+        for row, name in rows:
+            try:
+                version: Version | None = self._version(name, row, {})
+            except StoreError:
+                version = None
+            yield name, row.number, row.stage, version
+
+    def alias_targets(self) -> dict[tuple[str, str], int]:
+        """Where every alias points now: ``{(model, alias): number}``."""
+        rows = self.session.execute(
+            select(ModelRow.name, AliasRow.name, VersionRow.number)
+            .join(AliasRow, AliasRow.model_id == ModelRow.id)
+            .join(VersionRow, AliasRow.version_id == VersionRow.id)
+        )
+        return {(model, alias): number for model, alias, number in rows}
 
     def get_version(self, model: str, number: int) -> Version | None:
         """Version ``number`` of ``model``, if any."""

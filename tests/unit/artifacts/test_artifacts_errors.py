@@ -177,3 +177,17 @@ def test_unreadable_directory(model_dir: Path) -> None:
     (model_dir / "a").chmod(0)
     message = run_without_dac_override(model_dir)
     assert message.startswith(f"cannot read directory {model_dir / 'a'}:")
+
+
+def test_first_error_stops_the_pool(tmp_path: Path) -> None:
+    tree = {f"big-{i}.bin": bytes(3 << 20) for i in range(4)}
+    root = write_tree(tmp_path / "m", {**tree, "small.bin": b"abc"})
+    files = [(root / name, (root / name).stat().st_size) for name in sorted(tree)]
+    files.append((root / "small.bin", 4))  # listed with the wrong size: "changed"
+    with pytest.raises(ArtifactError, match=r"changed while being digested: .*small\.bin"):
+        hash_files(files, workers=2)
+
+
+def test_workers_must_be_positive(model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="workers"):
+        digest_path(model_dir, workers=0)

@@ -1,0 +1,1 @@
+"""Governance services used by ``Registry``: auditing, evidence, gates (store + pure libraries)."""
