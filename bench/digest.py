@@ -264,7 +264,18 @@ def machine() -> dict[str, Any]:
         "openssl": ssl.OPENSSL_VERSION,
         "model_signing": version("model-signing"),
         "date": datetime.date.today().isoformat(),
+        # Anything else running on the machine skews the numbers: record the load average
+        # (1, 5, 15 min) and the CPU pressure (share of time something waited for a CPU).
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+        "cpu_pressure": _cpu_pressure(),
     }
+
+
+def _cpu_pressure() -> str:
+    try:
+        return Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except OSError:
+        return "unknown"
 
 
 def main() -> None:
@@ -332,6 +343,7 @@ def print_table(report: dict[str, Any]) -> None:
         f"model: {model['files']} files, {model['bytes'] / GiB:.2f} GiB, page-cached; "
         f"{report['workers']} workers; best of {report['repeats']} interleaved rounds"
     )
+    print(f"load average before: {' '.join(m['loadavg'])}; cpu pressure: {m['cpu_pressure']}")
     print()
     header = (
         f"{'contender':<18} {'GB/s':>5} {'best s':>7} {'signoff/x':>9} "

@@ -10,7 +10,7 @@ It times, best of ``--repeats``, in this process:
 * ``canonical leaves``: ``leaf_hash(event_leaf(event))`` for ``count`` event dicts of about
   200 bytes of canonical JSON each (rfc8785, pure Python);
 * ``total``: the two together, what ``audit verify`` pays if it re-canonicalises every event;
-* ``stored leaves``: ``leaf_hash`` over the same events' canonical bytes, already stored, and
+* ``stored leaves``: ``hash_leaves`` over the same events' canonical bytes, already stored, and
   ``total (stored)``: what ``audit verify`` pays if it only re-hashes stored leaf bytes;
 * ``tree``: ``MerkleTree(leaf hashes)`` (all perfect subtrees kept, for proofs), informational.
 
@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from signoff.audit import MerkleTree, event_leaf, leaf_hash, root_from_leaf_hashes
+from signoff.audit import MerkleTree, event_leaf, hash_leaves, leaf_hash, root_from_leaf_hashes
 
 CANONICAL_BUDGET = 2.0  # seconds of the 5 s goal that re-canonicalising may take
 ACTIONS = ("model.create", "version.register", "alias.set", "check.run")
@@ -39,8 +39,8 @@ def make_events(count: int) -> list[dict[str, Any]]:
     return [
         {
             "seq": i,
-            "ts": f"2025-06-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{i % 59:02d}.{i % 999999:06d}Z",
-            "actor": f"user-{i % 997:03d}@example.com",
+            "ts": f"2025-06-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{i % 59:02d}Z",
+            "actor": f"u{i % 997:03d}@example.com",
             "action": ACTIONS[i % len(ACTIONS)],
             "model": f"model-{i % 1009:04d}",
             "version": i % 50 + 1,
@@ -76,7 +76,7 @@ def main() -> None:
         "canonical leaves": best_of(
             repeats, lambda: [leaf_hash(event_leaf(event)) for event in events]
         ),
-        "stored leaves": best_of(repeats, lambda: [leaf_hash(data) for data in stored]),
+        "stored leaves": best_of(repeats, lambda: hash_leaves(stored)),
         "tree": best_of(repeats, lambda: MerkleTree(leaf_hashes).root()),
     }
     results["total"] = results["root"] + results["canonical leaves"]

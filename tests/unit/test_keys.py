@@ -166,8 +166,20 @@ def test_valid_principals(tmp_path: Path, principal: str) -> None:
 
 @pytest.mark.parametrize(
     "principal",
-    ["", ".hidden", "-flag", "@alice", "../etc/passwd", "a/b", "a\\b", "a b", "é", "a" * 129,
-     "alice\n", "a\x00b"],
+    [
+        "",
+        ".hidden",
+        "-flag",
+        "@alice",
+        "../etc/passwd",
+        "a/b",
+        "a\\b",
+        "a b",
+        "é",
+        "a" * 129,
+        "alice\n",
+        "a\x00b",
+    ],
 )
 def test_invalid_principals_are_refused(tmp_path: Path, principal: str) -> None:
     store = KeyStore(tmp_path)

@@ -29,6 +29,7 @@ from signoff.attestations.fields import (
 )
 from signoff.attestations.predicates import (
     FINDING_KINDS,
+    SEVERITIES,
     Finding,
     finding_predicate,
     make_test_result_predicate,
@@ -44,7 +45,6 @@ _SARIF_LEVELS = ("error", "warning", "note", "none")
 _SARIF_KINDS = ("pass", "open", "informational", "notApplicable", "review", "fail")
 # Without a security-severity, the SARIF level decides the severity.
 _LEVEL_SEVERITY = {"error": "high", "warning": "medium", "note": "low", "none": "info"}
-_SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
 def sarif_to_predicate(text: str | bytes, kind: str, now: datetime) -> dict[str, Any]:
@@ -195,11 +195,13 @@ def _rule_for(result: Mapping[str, Any], rules: list[Any]) -> dict[str, Any]:
 def _security_severity(properties: Any) -> str | None:
     """Severity from a CVSS-like ``security-severity`` property (GitHub code scanning)."""
     raw = properties.get("security-severity") if isinstance(properties, dict) else None
-    try:
-        score = float(raw) if isinstance(raw, str | int | float) else math.nan
-    except ValueError:
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         return None
-    if isinstance(raw, bool) or not math.isfinite(score) or score < 0:
+    try:
+        score = float(raw)
+    except ValueError:  # not a number: the level decides instead
+        return None
+    if not math.isfinite(score) or score < 0:
         return None
     if score >= 9:
         return "critical"
@@ -270,7 +272,7 @@ def junit_to_predicate(
                 id="junit/no-tests",
                 severity="medium",
                 title="no test ran",
-                detail=f"{len(cases)} test cases, all skipped",
+                detail=f"{len(cases)} test cases, {counts['skipped']} skipped",
             )
         )
     else:
@@ -313,6 +315,8 @@ def junit_to_test_result(
 
 
 _STATUSES = ("passed", "failed", "error", "skipped")
+# A testcase's status by its children: an error (setup/teardown broke) outranks a failure.
+_PRECEDENCE = (("error", "error"), ("failure", "failed"), ("skipped", "skipped"))
 _JUNIT_HINT = "give a JUnit XML report, e.g. from `pytest --junitxml=report.xml`"
 
 
@@ -352,15 +356,7 @@ def _junit_case(element: Element, index: int) -> _TestCase:
         tags.add(child.tag)
         if child.tag in ("failure", "error"):
             problems.append(_junit_problem(child, test_id, location))
-    status = (
-        "error"
-        if "error" in tags
-        else "failed"
-        if "failure" in tags
-        else "skipped"
-        if "skipped" in tags
-        else "passed"
-    )
+    status = next((status for tag, status in _PRECEDENCE if tag in tags), "passed")
     return _TestCase(test_id, status, location, tuple(problems))
 
 
@@ -415,9 +411,9 @@ def _joined(values: Iterable[str]) -> str:
 
 
 def _severity_counts(findings: list[Finding]) -> dict[str, int | float]:
-    return {s: sum(f.severity == s for f in findings) for s in _SEVERITY_ORDER}
+    return {s: sum(f.severity == s for f in findings) for s in SEVERITIES}
 
 
 def _by_severity(findings: list[Finding]) -> list[Finding]:
     """Most severe first (stable, so the report's own order is kept within a severity)."""
-    return sorted(findings, key=lambda f: _SEVERITY_ORDER.index(f.severity))
+    return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))

@@ -22,7 +22,7 @@ MISSING: Any = object()
 
 # RFC 3339 in UTC only ("Z"), so that times compare as strings and never carry a local offset.
 # Up to nanoseconds are accepted (Go producers emit them); Python keeps microseconds.
-_TIME_PATTERN = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z")
+_TIME_PATTERN = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z", re.ASCII)
 
 
 def loads_strict(data: str | bytes, what: str) -> Any:

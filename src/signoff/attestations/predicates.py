@@ -57,8 +57,8 @@ DECISIONS = ("approve", "reject")
 VSA_RESULTS = ("PASSED", "FAILED")
 
 # SLSA reserves the "SLSA_" prefix for levels it defines: SLSA_<TRACK>_LEVEL_<n>.
-_SLSA_LEVEL = re.compile(r"SLSA_([A-Z]+)_LEVEL_(\d)")
-_SLSA_VERSION = re.compile(r"\d+\.\d+")
+_SLSA_LEVEL = re.compile(r"SLSA_([A-Z]+)_LEVEL_(\d)", re.ASCII)
+_SLSA_VERSION = re.compile(r"\d+\.\d+", re.ASCII)
 
 
 # --- finding ------------------------------------------------------------------------------

@@ -135,11 +135,11 @@ def open_note(note: str, key_name: str, public_key: Ed25519PublicKey) -> str:
     verified = False
     for line in lines:
         if not line.startswith(_SIGNATURE_PREFIX):
-            raise _malformed_note(f"{line!r} is not a signature line")
+            raise _malformed_note(f"{line[:80]!r} is not a signature line")
         name, _, encoded = line[len(_SIGNATURE_PREFIX) :].partition(" ")
         raw = _b64decode(encoded)
         if not _is_valid_name(name) or raw is None or len(raw) < 5:
-            raise _malformed_note(f"{line!r} is not a signature line")
+            raise _malformed_note(f"{line[:80]!r} is not a signature line")
         if name != key_name or raw[:4] != expected_id:
             continue  # another key's signature: not ours to judge
         signature = raw[4:]

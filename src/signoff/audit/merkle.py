@@ -25,6 +25,12 @@ def leaf_hash(data: bytes) -> bytes:
     return hashlib.sha256(_LEAF_PREFIX + data).digest()
 
 
+def hash_leaves(entries: Iterable[bytes]) -> list[bytes]:
+    """``leaf_hash`` of each entry, in bulk: one comprehension, no call per entry."""
+    sha256, prefix = hashlib.sha256, _LEAF_PREFIX
+    return [sha256(prefix + entry).digest() for entry in entries]
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     """``SHA-256(0x01 || left || right)``: the hash of an interior node."""
     return hashlib.sha256(_NODE_PREFIX + left + right).digest()
@@ -68,9 +74,19 @@ class MerkleTree:
         return self.size
 
     def append(self, leaf_hash: bytes) -> int:
-        """Add one leaf hash; return its index."""
-        index = self.size
-        self.extend((leaf_hash,))
+        """Add one leaf hash; return its index. Amortised one node hash per leaf."""
+        _check_hashes([leaf_hash])
+        levels = self._levels
+        index = len(levels[0])
+        levels[0].append(leaf_hash)
+        node, height = leaf_hash, 0
+        # The new node completes a pair whenever its level becomes even: hash it upwards.
+        while not len(levels[height]) & 1:
+            node = node_hash(levels[height][-2], node)
+            if height + 1 == len(levels):
+                levels.append([])
+            levels[height + 1].append(node)
+            height += 1
         return index
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from signoff import __version__
-from signoff.cli import aliases, artifacts, demo, models, registry_cmds, versions
+from signoff.cli import aliases, artifacts, audit, demo, models, registry_cmds, versions
 from signoff.cli.context import Settings
 from signoff.cli.output import err_console
 from signoff.errors import SignoffError
@@ -24,6 +24,7 @@ app.add_typer(models.app, name="model")
 app.add_typer(versions.app, name="version")
 app.add_typer(aliases.app, name="alias")
 app.add_typer(artifacts.app, name="artifact")
+app.add_typer(audit.app, name="audit")
 app.command("init")(registry_cmds.init)
 app.command("demo")(demo.demo)
 

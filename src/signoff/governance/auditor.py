@@ -69,7 +69,8 @@ class _Recorded:
     policies: dict[int, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
-    aliases: dict[tuple[str, str], int] = field(default_factory=dict)
+    aliases: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
+    alias_moves: list[tuple[str, str, int | None, int, str, str]] = field(default_factory=list)
 
     def record(self, event: dict[str, Any]) -> None:
         kind, data = event["type"], event["data"]
@@ -91,7 +92,9 @@ class _Recorded:
         elif kind == "key.revoked":
             self.revoked.add(data["keyid"])
         elif kind == "alias.moved":
-            self.aliases[(data["model"], data["alias"])] = data["to"]
+            move = (data["model"], data["alias"], data["from"], data["to"])
+            self.aliases[move[:2]] = (data["to"], event["actor"], event["at"])
+            self.alias_moves.append((*move, event["actor"], event["at"]))
 
 
 def verify_audit_log(tx: StoreSession, registry_principal: str) -> AuditReport:
@@ -255,5 +258,12 @@ def _cross_check_rows(tx: StoreSession, rec: _Recorded, problems: list[str]) -> 
     for alias_key in sorted(set(targets) | set(rec.aliases)):
         if targets.get(alias_key) != rec.aliases.get(alias_key):
             model, alias = alias_key
-            problems.append(f"alias {model}@{alias} points elsewhere than the log says")
+            problems.append(f"alias {model}@{alias} differs from its last move in the log")
+    moves = [
+        (m.model, m.alias, m.from_number, m.to_number, m.moved_by, m.moved_at.isoformat())
+        for model in sorted(seen_models)
+        for m in tx.alias_history(model)
+    ]
+    if sorted(moves, key=str) != sorted(rec.alias_moves, key=str):
+        problems.append("the alias history differs from the alias moves in the log")
     return checked

@@ -26,9 +26,12 @@ KIND = "Policy"
 GATED_STAGES: tuple[str, ...] = (Stage.APPROVED.value, Stage.PRODUCTION.value)
 DEFAULT_MAX_EVIDENCE_AGE_DAYS = 90
 ACTIONS: tuple[Action, ...] = ("deny", "warn")
+MAX_POLICY_CHARS = 1_000_000
+# YAML anchors can nest params arbitrarily deep, or make them contain themselves.
+_MAX_PARAMS_DEPTH = 16
 
+# Policy names and rule ids: DNS-label-like, as Kubernetes object names.
 _NAME = re.compile(r"[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?")
-_RULE_ID = re.compile(r"[a-z0-9]([a-z0-9.-]{0,62}[a-z0-9])?")
 _CONTROL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*:\S+")
 
 _TOP_KEYS = {"apiVersion", "kind", "metadata", "spec"}
@@ -60,17 +63,17 @@ class PolicyDocument:
 
 def parse(text: str) -> PolicyDocument:
     """Parse and validate ``text``; raise ``InvalidInputError`` naming the path on any fault."""
-    root = _mapping(_load_yaml(text), "policy", _TOP_KEYS, required={"apiVersion", "kind"})
+    root = _mapping(_load_yaml(text), "policy", _TOP_KEYS, required=_TOP_KEYS)
     for key, expected in (("apiVersion", API_VERSION), ("kind", KIND)):
         if root[key] != expected:
             _refuse(key, f"is {root[key]!r}, not {expected!r}", f"write `{key}: {expected}`")
-    metadata = _mapping(root.get("metadata"), "metadata", _METADATA_KEYS, required={"name"})
+    metadata = _mapping(root["metadata"], "metadata", _METADATA_KEYS, required={"name"})
     name = _string(metadata["name"], "metadata.name")
     if not _NAME.fullmatch(name):
         _refuse("metadata.name", f"{name!r} is not a valid policy name", _NAME_HINT)
     if "description" in metadata:
         _string(metadata["description"], "metadata.description", empty_ok=True)
-    spec = _mapping(root.get("spec"), "spec", _SPEC_KEYS, required={"stages"})
+    spec = _mapping(root["spec"], "spec", _SPEC_KEYS, required={"stages"})
     max_age = _max_age(spec.get("maxEvidenceAgeDays", DEFAULT_MAX_EVIDENCE_AGE_DAYS))
     return PolicyDocument(
         name=name,
@@ -90,8 +93,10 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-            if isinstance(key, str) and key in seen:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                continue  # other keys are refused by the shape checks, or by PyYAML if unhashable
+            if key in seen:
                 mark = key_node.start_mark
                 raise InvalidInputError(
                     f"duplicate key {key!r} at line {mark.line + 1}, column {mark.column + 1}",
@@ -102,6 +107,11 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _load_yaml(text: str) -> Any:
+    if len(text) > MAX_POLICY_CHARS:
+        raise InvalidInputError(
+            f"policy is {len(text):,} characters, more than {MAX_POLICY_CHARS:,}",
+            hint="a policy is a short list of rules; check that this is the right file",
+        )
     try:
         document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as error:
@@ -175,20 +185,22 @@ def _params(value: Any, max_age: int | float) -> dict[str, Any]:
             "duplicates spec.maxEvidenceAgeDays",
             "set it once, as spec.maxEvidenceAgeDays",
         )
-    _plain(value, path)
+    _plain(value, path, 0)
     return {**value, "maxEvidenceAgeDays": max_age}
 
 
-def _plain(value: Any, path: str) -> None:
+def _plain(value: Any, path: str, depth: int) -> None:
     """Refuse values CEL cannot receive (YAML dates, non-string keys, non-finite numbers)."""
+    if depth > _MAX_PARAMS_DEPTH:
+        _refuse(path, f"nests more than {_MAX_PARAMS_DEPTH} levels deep", "flatten the params")
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 _refuse(f"{path}.{key}", "is not a string key", "quote the key")
-            _plain(item, f"{path}.{key}")
+            _plain(item, f"{path}.{key}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _plain(item, f"{path}[{index}]")
+            _plain(item, f"{path}[{index}]", depth + 1)
     elif isinstance(value, float) and not math.isfinite(value):
         _refuse(path, "is not a finite number", "give a finite number")
     elif value is not None and not isinstance(value, str | int | float | bool):
@@ -249,7 +261,7 @@ def _stages(value: Any) -> dict[str, tuple[Rule, ...]]:
 def _rule(value: Any, stage: str, path: str) -> Rule:
     body = _mapping(value, path, _RULE_KEYS, required={"id", "title", "check"})
     rule_id = _string(body["id"], f"{path}.id")
-    if not _RULE_ID.fullmatch(rule_id):
+    if not _NAME.fullmatch(rule_id):
         _refuse(f"{path}.id", f"{rule_id!r} is not a valid rule id", _NAME_HINT)
     action = body.get("action", "deny")
     if action not in ACTIONS:

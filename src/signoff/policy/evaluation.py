@@ -61,7 +61,9 @@ def result(rule: Rule, status: Status, message: str) -> RuleResult:
     )
 
 
-def _evaluate(compiled: CompiledRule, context: cel.Context, excepted: Collection[str]) -> RuleResult:
+def _evaluate(
+    compiled: CompiledRule, context: cel.Context, excepted: Collection[str]
+) -> RuleResult:
     rule = compiled.rule
     try:
         if compiled.when is not None and not _boolean(compiled.when, context, "when"):

@@ -11,6 +11,7 @@ from signoff.errors import InvalidInputError
 from signoff.policy import document
 from signoff.policy.evaluation import CompiledRule, evaluate_rules
 from signoff.policy.expressions import Expression, compile_expression
+from signoff.policy.projection import Projection
 from signoff.policy.results import Decision, Rule
 from signoff.policy.variables import NAMES, build_context
 
@@ -27,31 +28,33 @@ class Policy:
     caller's decision (``has_stage``), and ``evaluate`` refuses such a stage.
     """
 
-    __slots__ = ("_compiled", "_digest", "_document", "_text")
+    __slots__ = ("_digest", "_document", "_gates", "_text")
 
     def __init__(
         self,
         text: str,
         parsed: document.PolicyDocument,
-        compiled: dict[str, tuple[CompiledRule, ...]],
+        gates: dict[str, _Gate],
     ) -> None:
         self._text = text
         self._digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self._document = parsed
-        self._compiled = compiled
+        self._gates = gates
 
     @classmethod
     def load(cls, text: str) -> Policy:
         """Parse, validate and compile ``text``; raise ``InvalidInputError`` naming any fault."""
         parsed = document.parse(text)
-        compiled = {
-            stage: tuple(
-                _compile(rule, f"spec.stages.{stage}.rules[{index}]")
-                for index, rule in enumerate(rules)
+        gates = {
+            stage: _Gate(
+                tuple(
+                    _compile(rule, f"spec.stages.{stage}.rules[{index}]")
+                    for index, rule in enumerate(rules)
+                )
             )
             for stage, rules in parsed.stages.items()
         }
-        return cls(text, parsed, compiled)
+        return cls(text, parsed, gates)
 
     @property
     def name(self) -> str:
@@ -71,7 +74,7 @@ class Policy:
     @property
     def stages(self) -> tuple[str, ...]:
         """The stages this policy gates, in the order written."""
-        return tuple(self._compiled)
+        return tuple(self._gates)
 
     @property
     def protected_aliases(self) -> dict[str, str]:
@@ -90,11 +93,11 @@ class Policy:
 
     def has_stage(self, stage: str) -> bool:
         """True when the policy defines a gate for ``stage`` (possibly with no rules)."""
-        return stage in self._compiled
+        return stage in self._gates
 
     def rules(self, stage: str) -> tuple[Rule, ...]:
         """The rules of ``stage``'s gate, in order; refuses a stage the policy does not define."""
-        return tuple(compiled.rule for compiled in self._stage(stage))
+        return tuple(compiled.rule for compiled in self._stage(stage).rules)
 
     def evaluate(
         self,
@@ -109,21 +112,21 @@ class Policy:
         ``excepted_rule_ids`` are rules whose failure an approved exception waives (reported as
         ``excepted``, not blocking). The CEL context is built once and shared by all rules.
         """
-        rules = self._stage(stage)
-        context = build_context(variables, self._document.params)
+        gate = self._stage(stage)
+        context = build_context(variables, self._document.params, gate.projection)
         excepted = frozenset(excepted_rule_ids)
         return Decision(
             stage=stage,
             policy_name=self.name,
             policy_digest=self.digest,
-            results=evaluate_rules(rules, context, excepted),
+            results=evaluate_rules(gate.rules, context, excepted),
         )
 
-    def _stage(self, stage: str) -> tuple[CompiledRule, ...]:
+    def _stage(self, stage: str) -> _Gate:
         try:
-            return self._compiled[stage]
+            return self._gates[stage]
         except KeyError:
-            defined = ", ".join(self._compiled) or "none"
+            defined = ", ".join(self._gates) or "none"
             raise InvalidInputError(
                 f"policy {self.name!r} has no gate for stage {stage!r}",
                 hint=f"it defines: {defined}; check has_stage() before evaluating",
@@ -131,6 +134,22 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"Policy(name={self.name!r}, digest={self.digest[:12]}..., stages={self.stages})"
+
+
+class _Gate:
+    """One stage's compiled rules and the projection of the variables they can read."""
+
+    __slots__ = ("projection", "rules")
+
+    def __init__(self, rules: tuple[CompiledRule, ...]) -> None:
+        self.rules = rules
+        self.projection = Projection(
+            source
+            for compiled in rules
+            for expression in (compiled.when, compiled.check, compiled.message_expression)
+            if expression is not None
+            for source in (expression.source,)
+        )
 
 
 def _compile(rule: Rule, path: str) -> CompiledRule:

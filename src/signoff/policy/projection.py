@@ -31,12 +31,14 @@ _MEMO_LIMIT = 4096
 class Projection:
     """The words of one stage's expressions, and the trimming they allow."""
 
-    __slots__ = ("_keep", "_words")
+    __slots__ = ("_kept", "_known", "_words")
 
     def __init__(self, sources: Iterable[str]) -> None:
         self._words = frozenset(word for source in sources for word in _WORD.findall(source))
-        # Memo of key -> kept: field names repeat across every record of every version.
-        self._keep: dict[str, bool] = {}
+        # Memo of the keys seen so far and those of them kept: field names repeat across every
+        # record of every version, so after the first version trimming is two set operations.
+        self._known: set[Any] = set()
+        self._kept: set[Any] = set()
 
     def apply(self, variables: Mapping[str, Any]) -> dict[str, Any]:
         """The variables the stage can reach, records trimmed; the input is not modified."""
@@ -54,6 +56,10 @@ class Projection:
             projected[name] = value
         return projected
 
+    def keeps(self, key: Any) -> bool:
+        """Whether a record keeps ``key``: a word of the expressions, or not identifier-shaped."""
+        return not isinstance(key, str) or key in self._words or not _WORD.fullmatch(key)
+
     def _evidence(self, item: Any) -> Any:
         record = self._record(item)
         findings = record.get("findings") if isinstance(record, dict) else None
@@ -65,15 +71,12 @@ class Projection:
         # Anything but a mapping passes unchanged: the conversion or the rule reports it.
         if not isinstance(value, Mapping):
             return value
-        keep = self._keep
-        return {
-            key: item
-            for key, item in value.items()
-            if keep.get(key) or (key not in keep and self._decide(key))
-        }
-
-    def _decide(self, key: Any) -> bool:
-        kept = not isinstance(key, str) or key in self._words or not _WORD.fullmatch(key)
-        if isinstance(key, str) and len(self._keep) < _MEMO_LIMIT:
-            self._keep[key] = kept
-        return kept
+        if not value.keys() <= self._known:
+            if len(self._known) >= _MEMO_LIMIT:
+                return {key: item for key, item in value.items() if self.keeps(key)}
+            for key in value.keys() - self._known:
+                self._known.add(key)
+                if self.keeps(key):
+                    self._kept.add(key)
+        kept = self._kept
+        return {key: item for key, item in value.items() if key in kept}

@@ -82,7 +82,7 @@ class Decision:
     @property
     def counts(self) -> dict[str, int]:
         """Number of results per status, every status present (zero when none)."""
-        counts = dict.fromkeys(STATUSES, 0)
+        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for result in self.results:
             counts[result.status] += 1
         return counts

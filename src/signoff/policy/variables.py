@@ -5,8 +5,8 @@ The caller (the registry) supplies, per version::
     model      map   name, owner, team, risk_tier, intended_use, tags (map)
     version    map   ref, number, stage, created_by, root_digest, metadata (map)
     evidence   list  of maps, verified evidence only: kind, result ("pass" | "warn" | "fail"),
-                     predicate_type, signer, age_days (double), metrics (map),
-                     findings (list of maps: severity "critical" | "high" | ..., id, ...), tool (map)
+                     predicate_type, signer, age_days (double), metrics (map), tool (map),
+                     findings (list of maps: severity ("critical" | "high" | ...), id, ...)
     approvals  list  of maps: approver, stage, decision ("approve" | "reject"), reason,
                      age_days (double), by_creator (bool: the approver created the version)
     now        timestamp (a timezone-aware ``datetime``); ``now - timestamp`` is a duration

@@ -205,14 +205,22 @@ class StoreSession:
                 version = None
             yield name, row.number, row.stage, version
 
-    def alias_targets(self) -> dict[tuple[str, str], int]:
-        """Where every alias points now: ``{(model, alias): number}``."""
+    def alias_targets(self) -> dict[tuple[str, str], tuple[int, str, str]]:
+        """Every alias now: ``{(model, alias): (number, updated_by, updated_at ISO)}``."""
         rows = self.session.execute(
-            select(ModelRow.name, AliasRow.name, VersionRow.number)
+            select(
+                ModelRow.name,
+                AliasRow.name,
+                VersionRow.number,
+                AliasRow.updated_by,
+                AliasRow.updated_at,
+            )
             .join(AliasRow, AliasRow.model_id == ModelRow.id)
             .join(VersionRow, AliasRow.version_id == VersionRow.id)
         )
-        return {(model, alias): number for model, alias, number in rows}
+        return {
+            (model, alias): (number, by, at.isoformat()) for model, alias, number, by, at in rows
+        }
 
     def get_version(self, model: str, number: int) -> Version | None:
         """Version ``number`` of ``model``, if any."""
@@ -260,6 +268,13 @@ class StoreSession:
                 f"stored manifest of {model}@{row.number} does not match its root digest",
                 hint="the database was changed outside signoff; restore it from a backup",
             )
+        try:
+            stage = Stage(row.stage)
+        except ValueError:
+            raise StoreError(
+                f"stored stage of {model}@{row.number} is not a stage: {row.stage!r}",
+                hint="the database was changed outside signoff; restore it from a backup",
+            ) from None
         return Version(
             model=model,
             number=row.number,
@@ -267,7 +282,7 @@ class StoreSession:
             lineage=Lineage.from_dict(row.lineage),
             created_by=row.created_by,
             created_at=row.created_at,
-            stage=Stage(row.stage),
+            stage=stage,
             metadata=dict(row.extra),
             aliases=tuple(sorted(aliases.get(row.id, ()))),
         )

@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
 from signoff.attestations.dsse import (
     MAX_SIGNATURES,
@@ -89,8 +92,11 @@ def test_to_json_is_the_standard_envelope() -> None:
 
 
 def tampered(envelope: Envelope, **changes: Any) -> Envelope:
-    fields = {"payload": envelope.payload, "payload_type": envelope.payload_type,
-              "signatures": envelope.signatures}
+    fields = {
+        "payload": envelope.payload,
+        "payload_type": envelope.payload_type,
+        "signatures": envelope.signatures,
+    }
     return Envelope(**(fields | changes))
 
 
@@ -156,11 +162,13 @@ def test_url_safe_and_unpadded_base64_are_accepted() -> None:
     envelope = sign(payload, TYPE, key)
     sig = envelope.signatures[0].sig
     for encode in (base64.urlsafe_b64encode, lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")):
-        text = json.dumps({
-            "payload": encode(payload).decode(),
-            "payloadType": TYPE,
-            "signatures": [{"keyid": key_id(key.public_key()), "sig": encode(sig).decode()}],
-        })
+        text = json.dumps(
+            {
+                "payload": encode(payload).decode(),
+                "payloadType": TYPE,
+                "signatures": [{"keyid": key_id(key.public_key()), "sig": encode(sig).decode()}],
+            }
+        )
         assert Envelope.from_json(text) == envelope
 
 

@@ -30,15 +30,20 @@ SPEC_TEST_RESULT = json.loads("""{
 
 
 def finding(**overrides: Any) -> dict[str, Any]:
-    return p.finding_predicate(
-        "red-team",
-        "fail",
-        tool_name="garak",
-        tool_version="0.9",
-        time=NOW,
-        findings=[p.Finding("dan.Dan_11_0", "critical", "jailbreak succeeded", "12/20", "probe")],
-        metrics={"attack_success_rate": 0.6, "prompts": 20},
-    ) | overrides
+    return (
+        p.finding_predicate(
+            "red-team",
+            "fail",
+            tool_name="garak",
+            tool_version="0.9",
+            time=NOW,
+            findings=[
+                p.Finding("dan.Dan_11_0", "critical", "jailbreak succeeded", "12/20", "probe")
+            ],
+            metrics={"attack_success_rate": 0.6, "prompts": 20},
+        )
+        | overrides
+    )
 
 
 def test_finding_predicate_shape_and_parse() -> None:
@@ -87,15 +92,28 @@ def test_nanosecond_times_from_other_producers_parse() -> None:
         ({"metrics": {"x": True}}, "metric 'x' must be a number"),
         ({"metrics": {"x": "1"}}, "metric 'x' must be a number"),
         ({"metrics": []}, "metrics must be an object"),
-        ({"findings": [{"id": "a", "severity": "blocker", "title": "t", "detail": "",
-                        "location": ""}]}, r"findings\[0\].severity"),
-        ({"findings": [{"id": "", "severity": "low", "title": "t", "detail": "",
-                        "location": ""}]}, r"findings\[0\].id must not be empty"),
+        (
+            {
+                "findings": [
+                    {"id": "a", "severity": "blocker", "title": "t", "detail": "", "location": ""}
+                ]
+            },
+            r"findings\[0\].severity",
+        ),
+        (
+            {
+                "findings": [
+                    {"id": "", "severity": "low", "title": "t", "detail": "", "location": ""}
+                ]
+            },
+            r"findings\[0\].id must not be empty",
+        ),
         ({"findings": [{"id": "a", "severity": "low", "title": "t"}]}, "detail must be"),
         ({"tool": {"version": "1"}}, "tool.name must be a string"),
         ({"time": "2024-05-01 12:30:05"}, "RFC 3339 UTC"),
         ({"time": "2024-05-01T12:30:05+02:00"}, "RFC 3339 UTC"),
         ({"time": "2024-13-01T12:30:05Z"}, "not a real time"),
+        ({"time": "\u0662\u0660\u0662\u0664-05-01T12:30:05Z"}, "RFC 3339 UTC"),  # Arabic digits
     ],
 )
 def test_malformed_finding_predicates_are_refused(overrides: dict[str, Any], message: str) -> None:
@@ -107,8 +125,9 @@ def test_builders_refuse_naive_times_and_bad_values() -> None:
     with pytest.raises(InvalidInputError, match="no time zone"):
         p.finding_predicate("data", "pass", tool_name="t", time=datetime(2024, 5, 1))
     with pytest.raises(InvalidInputError, match="severity"):
-        p.finding_predicate("data", "pass", tool_name="t", time=NOW,
-                            findings=[p.Finding("x", "urgent", "t")])
+        p.finding_predicate(
+            "data", "pass", tool_name="t", time=NOW, findings=[p.Finding("x", "urgent", "t")]
+        )
 
 
 def test_test_result_spec_example_parses_and_rebuilds() -> None:
@@ -147,14 +166,18 @@ def test_approval_round_trip_and_validation() -> None:
         "production", "reject", reason="fairness gap", approver="alice", time=NOW
     )
     approval = p.parse_approval_predicate(predicate)
-    assert (approval.stage, approval.decision, approval.approver) == ("production", "reject",
-                                                                       "alice")
-    for overrides, message in [
+    assert (approval.stage, approval.decision, approval.approver) == (
+        "production",
+        "reject",
+        "alice",
+    )
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"stage": "staging"}, "stage must be one of candidate, approved, production, retired"),
         ({"decision": "maybe"}, "decision must be one of approve, reject"),
         ({"reason": "  "}, "reason must not be empty"),
         ({"approver": None}, "approver must be a string"),
-    ]:
+    ]
+    for overrides, message in cases:
         with pytest.raises(InvalidInputError, match=message):
             p.parse_approval_predicate(predicate | overrides)
 
@@ -168,8 +191,10 @@ def vsa(**overrides: Any) -> dict[str, Any]:
         "policy_sha256": DIGEST,
         "verification_result": "PASSED",
         "verified_levels": ["SLSA_BUILD_LEVEL_2", "SIGNOFF_PRODUCTION"],
-        "input_attestations": [p.AttestationRef("e" * 64, "signoff://attestations/1"),
-                               p.AttestationRef("f" * 64)],
+        "input_attestations": [
+            p.AttestationRef("e" * 64, "signoff://attestations/1"),
+            p.AttestationRef("f" * 64),
+        ],
     }
     return p.vsa_predicate(**(arguments | overrides))
 

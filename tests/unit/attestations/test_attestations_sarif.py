@@ -16,8 +16,7 @@ DATA = Path(__file__).parent / "data"
 NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
 
-def sarif(results: list[dict[str, Any]], rules: list[dict[str, Any]] | None = None,
-          **run: Any) -> str:
+def sarif(results: Any, rules: list[Any] | None = None, **run: Any) -> str:
     driver: dict[str, Any] = {"name": "scanner", "version": "2.0", "rules": rules or []}
     return json.dumps(
         {"version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results} | run]}
@@ -45,7 +44,13 @@ def test_bandit_report() -> None:
     assert shell.title == "subprocess_popen_with_shell_equals_true"  # the rule name
     assert shell.detail == "subprocess call with shell=True identified, security issue."
     assert report.metrics == {
-        "results": 3, "suppressed": 0, "critical": 0, "high": 1, "medium": 1, "low": 1, "info": 0
+        "results": 3,
+        "suppressed": 0,
+        "critical": 0,
+        "high": 1,
+        "medium": 1,
+        "low": 1,
+        "info": 0,
     }
 
 
@@ -64,8 +69,14 @@ def test_semgrep_report_uses_rule_defaults_and_skips_suppressed_results() -> Non
 
 @pytest.mark.parametrize(
     ("score", "severity", "outcome"),
-    [("9.8", "critical", "fail"), (7.0, "high", "fail"), ("6.9", "medium", "pass"),
-     ("0.1", "low", "pass"), ("0.0", "info", "pass"), ("n/a", "low", "pass")],
+    [
+        ("9.8", "critical", "fail"),
+        (7.0, "high", "fail"),
+        ("6.9", "medium", "pass"),
+        ("0.1", "low", "pass"),
+        ("0.0", "info", "pass"),
+        ("n/a", "low", "pass"),
+    ],
 )
 def test_security_severity_maps_cvss_scores(score: Any, severity: str, outcome: str) -> None:
     rules = [{"id": "R1", "properties": {"security-severity": score}}]
@@ -77,10 +88,19 @@ def test_security_severity_maps_cvss_scores(score: Any, severity: str, outcome: 
 
 def test_result_properties_override_the_rule_and_rule_index_finds_the_rule() -> None:
     rules = [{"id": "R0"}, {"id": "R1", "properties": {"security-severity": "2.0"}}]
-    findings = parse_finding_predicate(sarif_to_predicate(sarif([
-        {"ruleIndex": 1, "level": "warning", "message": {"text": "a"}},
-        result(level="warning", properties={"security-severity": "9.0"}),
-    ], rules), "custom", NOW)).findings
+    findings = parse_finding_predicate(
+        sarif_to_predicate(
+            sarif(
+                [
+                    {"ruleIndex": 1, "level": "warning", "message": {"text": "a"}},
+                    result(level="warning", properties={"security-severity": "9.0"}),
+                ],
+                rules,
+            ),
+            "custom",
+            NOW,
+        )
+    ).findings
     assert [(f.id, f.severity) for f in findings] == [("R1", "critical"), ("R1", "low")]
 
 
@@ -95,10 +115,14 @@ def test_result_properties_override_the_rule_and_rule_index_finds_the_rule() -> 
         ([result(level="warning"), result(level="error")], "fail"),
         ([result(kind="pass", level="error")], "pass"),  # a passed check is not a finding
         ([result(kind="review")], "pass"),  # non-fail kinds default to level "none"
-        ([result(level="error", suppressions=[{"kind": "external", "status": "accepted"}])],
-         "pass"),
-        ([result(level="error", suppressions=[{"kind": "inSource", "status": "underReview"}])],
-         "fail"),
+        (
+            [result(level="error", suppressions=[{"kind": "external", "status": "accepted"}])],
+            "pass",
+        ),
+        (
+            [result(level="error", suppressions=[{"kind": "inSource", "status": "underReview"}])],
+            "fail",
+        ),
     ],
 )
 def test_result_rules(results: list[dict[str, Any]], outcome: str) -> None:
@@ -146,7 +170,7 @@ def test_runs_of_several_tools_are_all_named() -> None:
         (sarif([result(level="fatal")]), r"results\[0\].level must be one of"),
         (sarif([result(kind="broken")]), r"results\[0\].kind must be one of"),
         (sarif(["x"]), r"results\[0\] must be an object"),
-        (sarif({"a": 1}), "results must be an array"),  # type: ignore[arg-type]
+        (sarif({"a": 1}), "results must be an array"),
     ],
 )
 def test_garbage_is_refused(text: str, message: str) -> None:

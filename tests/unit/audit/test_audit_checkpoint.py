@@ -17,7 +17,9 @@ ROOT64 = base64.b64encode(ROOT).decode()  # ends "...Hh8=": the "8" leaves two s
 URLSAFE64 = base64.urlsafe_b64encode(b"\xff" * 32).decode()
 
 # The example of c2sp.org/tlog-checkpoint (github.com/C2SP/C2SP, tlog-checkpoint.md).
-C2SP_EXAMPLE = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+C2SP_EXAMPLE = (
+    "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+)
 
 
 def test_c2sp_example() -> None:
@@ -36,7 +38,7 @@ def test_body_with_extension_lines() -> None:
 
 
 lines = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), min_size=1
+    st.characters(exclude_categories=["Cs"], exclude_characters="\n"), min_size=1
 ).filter(lambda s: not any(ord(c) < 0x20 for c in s))
 
 

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from signoff.audit.merkle import MerkleTree, leaf_hash, root_from_leaf_hashes, verify_inclusion
+from signoff.audit.merkle import (
+    MerkleTree,
+    hash_leaves,
+    leaf_hash,
+    root_from_leaf_hashes,
+    verify_inclusion,
+)
 from signoff.errors import InvalidInputError
 
 LEAVES = [leaf_hash(bytes([i])) for i in range(5)]
@@ -55,3 +61,8 @@ def test_verify_refuses_negative_positions_and_odd_lengths() -> None:
     assert verify_inclusion(LEAVES[0], 0, 5, proof, tree.root())
     assert not verify_inclusion(LEAVES[0], -1, 5, proof, tree.root())
     assert not verify_inclusion(LEAVES[0], 0, 5, [p + b"\x00" for p in proof], tree.root())
+
+
+def test_hash_leaves_is_leaf_hash_in_bulk() -> None:
+    entries = [b"", b"\x00", b"event"]
+    assert hash_leaves(entries) == [leaf_hash(entry) for entry in entries]

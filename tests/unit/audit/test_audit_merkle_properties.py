@@ -48,6 +48,10 @@ def test_tree_grown_one_leaf_at_a_time_keeps_every_past_root() -> None:
         assert tree.append(leaf) == index
     for size in range(131):
         assert tree.root(size) == ref.mth(LEAVES[:size]), size
+    bulk = MerkleTree(LEAVES[:130])
+    for index in range(0, 130, 7):
+        assert tree.inclusion_proof(index) == bulk.inclusion_proof(index)
+        assert tree.consistency_proof(index + 1) == bulk.consistency_proof(index + 1)
 
 
 @settings(max_examples=40, deadline=None)
@@ -103,9 +107,7 @@ def test_every_consistency_proof_of_small_trees_verifies_and_altered_roots_fail(
                 # exactly (1 -> 3 and 1 -> 4 take the same path); the signed checkpoint does.
                 assert not verify_consistency(old, new * 2, roots[old], roots[new], proof)
                 assert not verify_consistency(old, new, roots[old], roots[new], proof[:-1])
-                assert not verify_consistency(
-                    old, new, roots[old], roots[new], [*proof, OTHER]
-                )
+                assert not verify_consistency(old, new, roots[old], roots[new], [*proof, OTHER])
 
 
 @settings(max_examples=60, deadline=None)

@@ -118,7 +118,9 @@ SOME_HASH = h("abacaba000000000000000000000000000000000000000000060061e00123456"
 
 
 def test_hasher_vectors() -> None:
-    assert EMPTY_ROOT == h("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert root_from_leaf_hashes([]) == h(
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
     assert leaf_hash(b"") == h("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
     assert leaf_hash(b"L123456") == h(
         "395aa064aa4c29f7010acfe3f25db9485bbd4b91897b6ad7ad547639252b4d56"

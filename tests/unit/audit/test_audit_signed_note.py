@@ -13,11 +13,12 @@ Vectors:
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from signoff.audit.checkpoint import Checkpoint, key_id, open_note, sign_note, verifier_key
@@ -135,7 +136,9 @@ def test_go_invalid_signature_case() -> None:
     # TestOpen inserts "ABCD" at byte 60 of the signature line; the em dash is three bytes in
     # UTF-8 but one character here, hence 58. The key ID survives, the signature does not.
     broken = PETER_SIG[:58] + "ABCD" + PETER_SIG[58:]
-    with pytest.raises(InvalidInputError, match="invalid signature by key PeterNeumann\\+c74f20a3"):
+    with pytest.raises(
+        InvalidInputError, match=re.escape("invalid signature by key PeterNeumann+c74f20a3")
+    ):
         open_note(f"{TEXT}\n{broken}", *verifier(PETER_VKEY))
 
 
@@ -174,15 +177,18 @@ def test_sign_and_open_a_checkpoint() -> None:
 
 
 names = st.text(
-    st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc"), blacklist_characters="+"),
+    st.characters(exclude_categories=("Cs", "Zs", "Zl", "Zp", "Cc"), exclude_characters="+"),
     min_size=1,
     max_size=20,
 ).filter(lambda s: not any(c.isspace() for c in s))
 texts = st.text(
-    st.characters(blacklist_categories=("Cs",)).filter(lambda c: c == "\n" or ord(c) >= 0x20)
+    st.characters(exclude_categories=["Cs"]).filter(lambda c: c == "\n" or ord(c) >= 0x20)
 ).map(lambda s: s + "\n")
 
 
+@example("a\n\nb\n", NAME)
+@example("a\n\n", NAME)
+@example("\n", "x")
 @given(texts, names)
 def test_any_text_round_trips(text: str, name: str) -> None:
     # Text may contain blank lines: the last blank line of the note is the separator.
@@ -197,13 +203,15 @@ def test_tampered_text_is_refused() -> None:
 
 def test_wrong_key_is_refused() -> None:
     note = sign_note(BODY, NAME, KEY)
-    with pytest.raises(InvalidInputError, match="no signature by key signoff.example/audit\\+"):
+    with pytest.raises(InvalidInputError, match=re.escape(f"no signature by key {NAME}+")):
         open_note(note, NAME, seeded(8).public_key())
 
 
 def test_wrong_key_name_is_refused() -> None:
     note = sign_note(BODY, NAME, KEY)
-    with pytest.raises(InvalidInputError, match="no signature by key other.example/audit"):
+    with pytest.raises(
+        InvalidInputError, match=re.escape("no signature by key other.example/audit+")
+    ):
         open_note(note, "other.example/audit", KEY.public_key())
 
 
