@@ -150,8 +150,12 @@ class EventLog:
             select(EventRow.seq, EventRow.leaf).where(EventRow.seq >= start).order_by(EventRow.seq),
             execution_options={"yield_per": batch},
         )
-        for row in result:
-            yield row.seq, row.leaf
+        try:
+            for row in result:
+                yield row.seq, row.leaf
+        finally:
+            # A consumer that stops early must not leave a server-side cursor open.
+            result.close()
 
     def get(self, seq: int) -> Event | None:
         """The event at ``seq``."""
