@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/policy.py [--versions 10000] [--repeats 3] [--json]
+    .venv/bin/python bench/policy.py [--versions 10000] [--repeats 5] [--json]
 
 The policy is the shipped default's ``production`` gate (7 rules) plus 3 padding rules, so 10
 rules per version. Each version's variables are realistic and distinct: a model (half of them

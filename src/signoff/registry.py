@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,7 +31,7 @@ from signoff.domain import (
     validate_alias,
     validate_model_name,
 )
-from signoff.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
+from signoff.errors import ConflictError, InvalidInputError, StoreError
 from signoff.governance.auditor import AuditReport, verify_audit_log
 from signoff.governance.proofs import (
     ConsistencyProof,
@@ -40,8 +39,10 @@ from signoff.governance.proofs import (
     consistency_proof,
     inclusion_proof,
 )
+from signoff.governance.service import REGISTRY_PRINCIPAL, GovernanceMixin
 from signoff.identity import resolve_actor
 from signoff.keys import KeyStore, key_id, public_key_pem
+from signoff.lookup import LATEST, now, require_model, resolve
 from signoff.store import (
     DatabaseLocation,
     Store,
@@ -54,12 +55,6 @@ from signoff.store import (
 from signoff.store.eventlog import Event
 from signoff.store.governance import KeyRecord
 from signoff.store.row_digests import model_digest, version_digest
-
-REGISTRY_PRINCIPAL = "signoff-registry"
-"""The principal whose key signs checkpoints and gate decisions."""
-
-LATEST = "latest"
-"""A built-in alias: the highest version number of a model. It cannot be set."""
 
 Progress = Callable[[int], None]
 
@@ -83,7 +78,7 @@ class InitResult:
         return self.before != self.after
 
 
-class Registry:
+class Registry(GovernanceMixin):
     """A governed model registry on one database (SQLite file or PostgreSQL)."""
 
     def __init__(self, store: Store, location: DatabaseLocation) -> None:
@@ -110,7 +105,7 @@ class Registry:
             # unsealed tail until then.
             return
         body = Checkpoint(origin=registry_origin(key), size=size, root=root).body()
-        tx.events.add_checkpoint(size, root, sign_note(body, REGISTRY_PRINCIPAL, key), _now())
+        tx.events.add_checkpoint(size, root, sign_note(body, REGISTRY_PRINCIPAL, key), now())
 
     def _signing_key(self, tx: StoreSession) -> Ed25519PrivateKey | None:
         """The registry's private key, if this machine has it and it is the registered one."""
@@ -139,13 +134,13 @@ class Registry:
     def _register_public_key(
         self, tx: StoreSession, principal: str, public_key: Ed25519PublicKey, actor: str
     ) -> KeyRecord:
-        now = _now()
+        when = now()
         record = KeyRecord(
             keyid=key_id(public_key),
             principal=principal,
             public_key=public_key_pem(public_key),
             created_by=actor,
-            created_at=now,
+            created_at=when,
             revoked_at=None,
             revoked_by=None,
             revoke_reason=None,
@@ -159,7 +154,7 @@ class Registry:
         tx.events.append(
             "key.registered",
             actor=actor,
-            at=now,
+            at=when,
             subject=f"key:{principal}",
             data={
                 "keyid": record.keyid,
@@ -210,6 +205,7 @@ class Registry:
             before, after = migrate(engine, location)
             registry = cls(Store(engine), location)
             registry._ensure_registry_key()
+            registry._ensure_policy()
         except BaseException:
             engine.dispose()
             raise
@@ -255,7 +251,7 @@ class Registry:
             description=description,
             tags=_validate_tags(tags or {}),
             created_by=who,
-            created_at=_now(),
+            created_at=now(),
         )
         with self._write() as tx:
             tx.add_model(model)
@@ -271,7 +267,7 @@ class Registry:
     def get_model(self, name: str) -> Model:
         """The model called ``name``."""
         with self._store.transaction() as tx:
-            return _require_model(tx, validate_model_name(name))
+            return require_model(tx, validate_model_name(name))
 
     def list_models(self) -> list[Model]:
         """All models, by name."""
@@ -306,8 +302,8 @@ class Registry:
         manifest = digest_path(artifact_path, progress=progress)
         artifact = Artifact(uri=uri or artifact_path.absolute().as_uri(), manifest=manifest)
         with self._write() as tx:
-            _require_model(tx, name)
-            resolved = tuple(str(_resolve(tx, parent).ref) for parent in parents)
+            require_model(tx, name)
+            resolved = tuple(str(resolve(tx, parent).ref) for parent in parents)
             existing = tx.find_version_by_digest(name, manifest.root_digest)
             if existing is not None:
                 raise ConflictError(
@@ -327,7 +323,7 @@ class Registry:
                     run_uri=lineage.run_uri,
                 ),
                 created_by=who,
-                created_at=_now(),
+                created_at=now(),
                 stage=Stage.CANDIDATE,
                 metadata=dict(metadata or {}),
             )
@@ -350,13 +346,13 @@ class Registry:
         """The version ``name@N`` or ``name@alias`` (``name@latest`` is the newest)."""
         parsed = ref if isinstance(ref, VersionRef) else VersionRef.parse(ref)
         with self._store.transaction() as tx:
-            return _resolve(tx, parsed)
+            return resolve(tx, parsed)
 
     def list_versions(self, model: str) -> list[Version]:
         """All versions of ``model``, oldest first."""
         name = validate_model_name(model)
         with self._store.transaction() as tx:
-            _require_model(tx, name)
+            require_model(tx, name)
             return tx.list_versions(name)
 
     # --- aliases ------------------------------------------------------------------------------
@@ -374,9 +370,10 @@ class Registry:
                 hint="choose another alias name",
             )
         with self._write() as tx:
-            _require_model(tx, name)
-            target = _resolve(tx, VersionRef(model=name, number=version))
-            move = tx.set_alias(name, alias, target.number, actor=who, when=_now())
+            require_model(tx, name)
+            target = resolve(tx, VersionRef(model=name, number=version))
+            self.check_protected_alias(tx, alias, target)
+            move = tx.set_alias(name, alias, target.number, actor=who, when=now())
             tx.events.append(
                 "alias.moved",
                 actor=who,
@@ -395,7 +392,7 @@ class Registry:
         """Every alias move of ``model``, oldest first."""
         name = validate_model_name(model)
         with self._store.transaction() as tx:
-            _require_model(tx, name)
+            require_model(tx, name)
             return tx.alias_history(name)
 
     # --- artifacts ----------------------------------------------------------------------------
@@ -451,47 +448,6 @@ def digest(path: str | Path, *, progress: Progress | None = None) -> Manifest:
 def registry_origin(key: Ed25519PrivateKey) -> str:
     """The checkpoint origin line: unique per registry (derived from its key)."""
     return f"signoff.registry/{key_id(key.public_key())[:16]}"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _require_model(tx: StoreSession, name: str) -> Model:
-    model = tx.get_model(name)
-    if model is None:
-        raise NotFoundError(
-            f"model {name!r} not found", hint="list models with `signoff model list`"
-        )
-    return model
-
-
-def _resolve(tx: StoreSession, ref: VersionRef) -> Version:
-    _require_model(tx, ref.model)
-    number = ref.number
-    if number is None:
-        assert ref.alias is not None
-        if ref.alias == LATEST:
-            versions = tx.list_versions(ref.model)
-            if not versions:
-                raise NotFoundError(
-                    f"model {ref.model!r} has no versions yet",
-                    hint=f"register one with `signoff version register {ref.model} PATH`",
-                )
-            return versions[-1]
-        number = tx.resolve_alias(ref.model, ref.alias)
-        if number is None:
-            raise NotFoundError(
-                f"alias {ref.alias!r} of model {ref.model!r} not found",
-                hint=f"set it with `signoff alias set {ref.model}@NUMBER {ref.alias}`",
-            )
-    version = tx.get_version(ref.model, number)
-    if version is None:
-        raise NotFoundError(
-            f"version {ref.model}@{number} not found",
-            hint=f"list versions with `signoff version list {ref.model}`",
-        )
-    return version
 
 
 def _validate_tags(tags: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -99,14 +99,14 @@ def test_full_flow(cli: Cli, model_dir: Path, tmp_path: Path) -> None:
     assert v2["number"] == 2 and v2["lineage"]["parents"] == ["fraud@1"]
     assert {f["path"] for f in v2["artifact"]["files"]} == {"weights.bin", "sub/config.json"}
 
-    assert cli("alias", "set", "fraud@1", "production")[0] == 0
-    shown = cli.json("version", "show", "fraud@production")
+    assert cli("alias", "set", "fraud@1", "champion")[0] == 0
+    shown = cli.json("version", "show", "fraud@champion")
     assert isinstance(shown, dict)
-    assert shown["number"] == 1 and shown["aliases"] == ["production"]
+    assert shown["number"] == 1 and shown["aliases"] == ["champion"]
     assert shown["lineage"]["datasets"][0]["sha256"] == SHA
     assert shown["lineage"]["code"] == {"repo": "https://git.example/fraud", "commit": "abcdef1"}
     assert shown["metadata"] == {"auc": "0.9"}
-    move = cli.json("alias", "set", "fraud@2", "production")
+    move = cli.json("alias", "set", "fraud@2", "champion")
     assert isinstance(move, dict) and (move["from"], move["to"]) == (1, 2)
     history = cli.json("alias", "history", "fraud")
     assert isinstance(history, list) and len(history) == 2
@@ -115,7 +115,7 @@ def test_full_flow(cli: Cli, model_dir: Path, tmp_path: Path) -> None:
     assert isinstance(versions, list)
     assert [(v["number"], v["stage"]) for v in versions] == [(1, "candidate"), (2, "candidate")]
     code, out, _ = cli("model", "show", "fraud")
-    assert code == 0 and "risk tier:    high" in out and "2 (candidate, production)" in out
+    assert code == 0 and "risk tier:    high" in out and "2 (candidate, champion)" in out
     code, out, _ = cli("version", "list", "fraud")
     assert code == 0 and "fraud@2" in out
 

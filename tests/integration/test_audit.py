@@ -21,7 +21,7 @@ def populated(registry: Registry, make_artifact: Callable[..., Path]) -> Registr
     registry.create_model("fraud", risk_tier="high", actor="alice")
     registry.register_version("fraud", make_artifact("v1"), actor="alice")
     registry.register_version("fraud", make_artifact("v2"), actor="bob")
-    registry.set_alias("fraud", "production", 1, actor="carol")
+    registry.set_alias("fraud", "champion", 1, actor="carol")
     return registry
 
 
@@ -64,24 +64,25 @@ def test_every_change_is_an_event_and_the_log_verifies(populated: Registry) -> N
     events = populated.audit_events()
     assert [e.type for e in events] == [
         "key.registered",
+        "policy.set",
         "model.created",
         "version.registered",
         "version.registered",
         "alias.moved",
     ]
-    assert [e.seq for e in events] == list(range(5))
-    assert events[3].actor == "bob" and events[3].subject == "fraud@2"
+    assert [e.seq for e in events] == list(range(6))
+    assert events[4].actor == "bob" and events[4].subject == "fraud@2"
     report = populated.audit_verify()
     assert report.ok, report.problems
-    assert report.size == 5 and report.checkpoint_size == 5
-    assert report.checked["versions"] == 2
-    assert [e.seq for e in populated.audit_events(subject="fraud")] == [2, 3, 4]
+    assert report.size == 6 and report.checkpoint_size == 6
+    assert report.checked["versions"] == 2 and report.checked["policies"] == 1
+    assert [e.seq for e in populated.audit_events(subject="fraud")] == [3, 4, 5]
 
 
 def test_proofs_verify(populated: Registry) -> None:
-    for seq in range(5):
+    for seq in range(6):
         assert populated.audit_proof(seq).verified
-    for old in range(1, 6):
+    for old in range(1, 7):
         assert populated.audit_consistency(old).verified
     assert populated.audit_consistency(2).old_checkpoint is not None
 
@@ -116,16 +117,16 @@ TAMPERING = {
     "model owner": ("UPDATE models SET owner = 'mallory'", "model 'fraud' differs"),
     "alias moved": (
         "UPDATE aliases SET version_id = (SELECT id FROM versions WHERE number = 2)",
-        "alias fraud@production",
+        "alias fraud@champion",
     ),
     "event modified": (
-        "UPDATE events SET leaf = replace(leaf, '\"alice\"', '\"mallory\"') WHERE seq = 1",
+        "UPDATE events SET leaf = replace(leaf, '\"alice\"', '\"mallory\"') WHERE seq = 2",
         "do not match the signed checkpoint",
     ),
-    "event deleted": ("DELETE FROM events WHERE seq = 4", "signed checkpoint covers 5"),
+    "event deleted": ("DELETE FROM events WHERE seq = 5", "signed checkpoint covers 6"),
     "events reordered": (
-        "UPDATE events SET seq = 100 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 3; "
-        "UPDATE events SET seq = 3 WHERE seq = 100",
+        "UPDATE events SET seq = 100 WHERE seq = 3; UPDATE events SET seq = 3 WHERE seq = 4; "
+        "UPDATE events SET seq = 4 WHERE seq = 100",
         "do not match the signed checkpoint",
     ),
     "key swapped": ("UPDATE keys SET principal = 'mallory'", "was modified"),

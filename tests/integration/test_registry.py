@@ -136,10 +136,10 @@ def test_references_numbers_aliases_latest(
     _model(registry)
     registry.register_version("fraud", make_artifact("v1"))
     registry.register_version("fraud", make_artifact("v2"))
-    registry.set_alias("fraud", "production", 1, actor="carol")
-    assert registry.get_version("fraud@production").number == 1
+    registry.set_alias("fraud", "champion", 1, actor="carol")
+    assert registry.get_version("fraud@champion").number == 1
     assert registry.get_version("fraud@latest").number == 2
-    assert registry.get_version("fraud@1").aliases == ("production",)
+    assert registry.get_version("fraud@1").aliases == ("champion",)
     with pytest.raises(NotFoundError, match="fraud@3 not found"):
         registry.get_version("fraud@3")
     with pytest.raises(NotFoundError, match="alias 'staging'"):
@@ -154,15 +154,15 @@ def test_alias_moves_are_recorded(registry: Registry, make_artifact: Callable[..
     _model(registry)
     registry.register_version("fraud", make_artifact("v1"))
     registry.register_version("fraud", make_artifact("v2"))
-    registry.set_alias("fraud", "production", 1, actor="carol")
-    move = registry.set_alias("fraud", "production", 2, actor="dave")
+    registry.set_alias("fraud", "champion", 1, actor="carol")
+    move = registry.set_alias("fraud", "champion", 2, actor="dave")
     assert (move.from_number, move.to_number) == (1, 2)
     history = registry.alias_history("fraud")
     assert [(m.alias, m.from_number, m.to_number, m.moved_by) for m in history] == [
-        ("production", None, 1, "carol"),
-        ("production", 1, 2, "dave"),
+        ("champion", None, 1, "carol"),
+        ("champion", 1, 2, "dave"),
     ]
-    assert registry.get_version("fraud@production").number == 2
+    assert registry.get_version("fraud@champion").number == 2
     assert registry.get_version("fraud@1").aliases == ()
 
 
@@ -170,7 +170,7 @@ def test_alias_errors(registry: Registry, make_artifact: Callable[..., Path]) ->
     _model(registry)
     registry.register_version("fraud", make_artifact("v1"))
     with pytest.raises(NotFoundError):
-        registry.set_alias("fraud", "production", 5)
+        registry.set_alias("fraud", "champion", 5)
     with pytest.raises(InvalidInputError, match="built-in"):
         registry.set_alias("fraud", "latest", 1)
     with pytest.raises(InvalidInputError, match="invalid alias"):

@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from signoff import __version__
-from signoff.cli import aliases, artifacts, audit, demo, models, registry_cmds, versions
+from signoff.cli import (
+    aliases,
+    artifacts,
+    audit,
+    demo,
+    evidence,
+    gates,
+    keys,
+    models,
+    policy,
+    registry_cmds,
+    versions,
+)
 from signoff.cli.context import Settings
 from signoff.cli.output import err_console
 from signoff.errors import SignoffError
@@ -25,6 +37,15 @@ app.add_typer(versions.app, name="version")
 app.add_typer(aliases.app, name="alias")
 app.add_typer(artifacts.app, name="artifact")
 app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="key")
+app.add_typer(evidence.app, name="evidence")
+app.add_typer(policy.app, name="policy")
+app.add_typer(policy.exception_app, name="exception")
+app.add_typer(gates.gate_app, name="gate")
+app.command("promote")(gates.promote)
+app.command("approve")(gates.approve)
+app.command("reject")(gates.reject)
+app.command("coverage")(gates.coverage)
 app.command("init")(registry_cmds.init)
 app.command("demo")(demo.demo)
 

@@ -112,6 +112,11 @@ class Policy:
         ``excepted_rule_ids`` are rules whose failure an approved exception waives (reported as
         ``excepted``, not blocking). The CEL context is built once and shared by all rules.
         """
+        if isinstance(excepted_rule_ids, str):
+            raise InvalidInputError(
+                "excepted_rule_ids is a string, not a collection of rule ids",
+                hint=f"pass a list or set, e.g. [{excepted_rule_ids!r}]",
+            )
         gate = self._stage(stage)
         context = build_context(variables, self._document.params, gate.projection)
         excepted = frozenset(excepted_rule_ids)

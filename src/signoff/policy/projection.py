@@ -75,8 +75,10 @@ class Projection:
             if len(self._known) >= _MEMO_LIMIT:
                 return {key: item for key, item in value.items() if self.keeps(key)}
             for key in value.keys() - self._known:
-                self._known.add(key)
+                # Kept before known: a concurrent caller that finds the key known must also
+                # find it kept, or it would drop a field a rule reads.
                 if self.keeps(key):
                     self._kept.add(key)
+                self._known.add(key)
         kept = self._kept
         return {key: item for key, item in value.items() if key in kept}

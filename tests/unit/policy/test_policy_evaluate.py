@@ -104,6 +104,11 @@ def test_an_exception_does_not_waive_an_error() -> None:
     assert only(decision).status == "error" and not decision.allowed
 
 
+def test_excepted_rule_ids_must_not_be_a_bare_string() -> None:
+    with pytest.raises(InvalidInputError, match="excepted_rule_ids is a string"):
+        gate("check: 'false'").evaluate("approved", variables(), excepted_rule_ids="r0")
+
+
 def test_exceptions_for_unknown_or_skipped_rules_change_nothing() -> None:
     policy = gate("when: 'false'\ncheck: 'false'")
     decision = policy.evaluate("approved", variables(), excepted_rule_ids={"r0", "other"})

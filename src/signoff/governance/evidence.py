@@ -1,0 +1,346 @@
+"""Evidence: building signed statements about a version, and judging stored ones.
+
+Every piece of evidence is a DSSE envelope around an in-toto Statement whose subject is the
+version's artifact root digest. Trust is decided when the evidence is *read*, not when it was
+stored: an envelope counts only if a currently registered, unrevoked key verifies it, so
+revoking a key withdraws everything it signed, and a row changed in the database stops verifying.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from signoff.attestations import (
+    APPROVAL_PREDICATE,
+    FINDING_PREDICATE,
+    MAX_REPORT_BYTES,
+    PAYLOAD_TYPE,
+    TEST_RESULT_PREDICATE,
+    VSA_PREDICATE,
+    Envelope,
+    junit_to_predicate,
+    make_statement,
+    parse_approval_predicate,
+    parse_finding_predicate,
+    parse_statement,
+    parse_test_result_predicate,
+    sarif_to_predicate,
+    sign,
+    statement_bytes,
+    subject_digests,
+    verified_keyids,
+)
+from signoff.attestations.predicates import FINDING_KINDS
+from signoff.domain import Version
+from signoff.errors import InvalidInputError, SignoffError
+from signoff.keys import load_public_key_pem
+from signoff.store.governance import EvidenceRecord, KeyRecord
+
+APPROVAL_KIND = "approval"
+GATE_KIND = "gate-decision"
+REPORT_FORMATS = ("native", "sarif", "junit")
+CLOCK_SKEW = timedelta(minutes=5)
+TEST_RESULTS = {"PASSED": "pass", "WARNED": "warn", "FAILED": "fail"}
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The keys that may vouch for evidence now: registered and not revoked."""
+
+    keys: dict[str, tuple[str, Ed25519PublicKey]]
+
+    @classmethod
+    def from_records(cls, records: Iterable[KeyRecord]) -> Keyring:
+        """Active keys only."""
+        return cls(
+            {r.keyid: (r.principal, load_public_key_pem(r.public_key)) for r in records if r.active}
+        )
+
+    def verify(self, envelope: Envelope) -> str | None:
+        """The principal whose active key signed ``envelope``, if any."""
+        verified = verified_keyids(envelope, {k: pub for k, (_, pub) in self.keys.items()})
+        for keyid in sorted(verified):
+            return self.keys[keyid][0]
+        return None
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    """A stored envelope as judged now: trusted or not, and what it claims."""
+
+    id: int
+    ref: str
+    kind: str
+    predicate_type: str
+    trusted: bool
+    signer: str | None
+    problem: str | None
+    result: str | None
+    predicate: dict[str, Any]
+    attached_by: str
+    attached_at: datetime
+    produced_at: datetime
+    findings: tuple[dict[str, Any], ...] = field(default=())
+
+    def age_days(self, now: datetime) -> float:
+        """Days since the evidence was produced."""
+        return (now - self.produced_at).total_seconds() / 86400
+
+    def to_dict(self, now: datetime) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {
+            "id": self.id,
+            "ref": self.ref,
+            "kind": self.kind,
+            "predicate_type": self.predicate_type,
+            "trusted": self.trusted,
+            "signer": self.signer,
+            "problem": self.problem,
+            "result": self.result,
+            "findings": list(self.findings),
+            "attached_by": self.attached_by,
+            "attached_at": self.attached_at.isoformat(),
+            "produced_at": self.produced_at.isoformat(),
+            "age_days": round(self.age_days(now), 3),
+            "predicate": self.predicate,
+        }
+
+    def policy_value(self, now: datetime) -> dict[str, Any]:
+        """The map a policy expression sees in ``evidence``."""
+        predicate = self.predicate
+        tool = predicate.get("tool") if isinstance(predicate.get("tool"), dict) else {}
+        metrics = predicate.get("metrics") if isinstance(predicate.get("metrics"), dict) else {}
+        return {
+            "kind": self.kind,
+            "result": self.result or "",
+            "predicate_type": self.predicate_type,
+            "signer": self.signer or "",
+            "age_days": self.age_days(now),
+            "metrics": metrics,
+            "findings": [dict(f) for f in self.findings],
+            "tool": tool,
+        }
+
+    def approval_value(self, now: datetime, creator: str) -> dict[str, Any]:
+        """The map a policy expression sees in ``approvals``."""
+        approver = self.signer or ""
+        return {
+            "approver": approver,
+            "stage": str(self.predicate.get("stage", "")),
+            "decision": str(self.predicate.get("decision", "")),
+            "reason": str(self.predicate.get("reason", "")),
+            "age_days": self.age_days(now),
+            "by_creator": approver == creator,
+        }
+
+
+def judge(record: EvidenceRecord, version: Version, keyring: Keyring) -> EvidenceView:
+    """Decide whether a stored envelope counts for ``version`` and read what it claims."""
+    problem: str | None = None
+    signer: str | None = None
+    predicate: dict[str, Any] = {}
+    try:
+        envelope = Envelope.from_json(record.envelope)
+        statement = parse_statement(envelope.payload)
+        predicate = dict(statement.predicate)
+        if version.artifact.root_digest not in subject_digests(statement):
+            problem = "its subject is not this version's artifact digest"
+        elif statement.predicate_type != record.predicate_type:
+            problem = "its predicate type differs from the one recorded"
+        else:
+            signer = keyring.verify(envelope)
+            if signer is None:
+                problem = "not signed by a registered, unrevoked key"
+            elif record.kind == APPROVAL_KIND and predicate.get("approver") != signer:
+                problem = "the approval names another approver than its signer"
+    except SignoffError as exc:
+        problem = f"unreadable envelope: {exc.message}"
+    result, findings = _claims(record.predicate_type, predicate)
+    return EvidenceView(
+        id=record.id,
+        ref=record.ref,
+        kind=record.kind,
+        predicate_type=record.predicate_type,
+        trusted=problem is None,
+        signer=signer,
+        problem=problem,
+        result=result,
+        predicate=predicate,
+        attached_by=record.attached_by,
+        attached_at=record.attached_at,
+        produced_at=record.produced_at,
+        findings=findings,
+    )
+
+
+def _claims(
+    predicate_type: str, predicate: Mapping[str, Any]
+) -> tuple[str | None, tuple[dict[str, Any], ...]]:
+    findings = predicate.get("findings")
+    found = (
+        tuple(dict(f) for f in findings if isinstance(f, dict))
+        if isinstance(findings, list)
+        else ()
+    )
+    if predicate_type == FINDING_PREDICATE:
+        result = predicate.get("result")
+        return (result if isinstance(result, str) else None), found
+    if predicate_type == TEST_RESULT_PREDICATE:
+        return TEST_RESULTS.get(str(predicate.get("result"))), ()
+    if predicate_type == APPROVAL_PREDICATE:
+        return str(predicate.get("decision")), ()
+    if predicate_type == VSA_PREDICATE:
+        return ("pass" if predicate.get("verificationResult") == "PASSED" else "fail"), ()
+    return None, found
+
+
+# --- building evidence -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreparedEvidence:
+    """A signed envelope ready to store, with what the store indexes."""
+
+    kind: str
+    predicate_type: str
+    envelope: str
+    produced_at: datetime
+
+
+def report_predicate(path: Path, fmt: str, kind: str, now: datetime) -> tuple[str, dict[str, Any]]:
+    """Read a report file as a predicate: ``native`` finding JSON, SARIF 2.1.0 or JUnit XML."""
+    if fmt not in REPORT_FORMATS:
+        raise InvalidInputError(
+            f"unknown report format {fmt!r}", hint=f"choose one of: {', '.join(REPORT_FORMATS)}"
+        )
+    check_kind(kind)
+    data = _read_report(path)
+    if fmt == "sarif":
+        return FINDING_PREDICATE, sarif_to_predicate(data, kind, now)
+    if fmt == "junit":
+        return FINDING_PREDICATE, junit_to_predicate(data, kind, now)
+    try:
+        predicate = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            f"{path} is not JSON: {exc}",
+            hint="give a signoff finding predicate (see README), or --format sarif|junit",
+        ) from None
+    if not isinstance(predicate, dict):
+        raise InvalidInputError(f"{path} is not a JSON object", hint="give a finding predicate")
+    predicate.setdefault("kind", kind)
+    report = parse_finding_predicate(predicate)
+    if report.kind != kind:
+        raise InvalidInputError(
+            f"{path} reports kind {report.kind!r} but --kind is {kind!r}",
+            hint="make them agree",
+        )
+    return FINDING_PREDICATE, predicate
+
+
+def check_kind(kind: str) -> str:
+    """Refuse evidence kinds signoff does not know."""
+    if kind not in FINDING_KINDS:
+        raise InvalidInputError(
+            f"unknown evidence kind {kind!r}", hint=f"choose one of: {', '.join(FINDING_KINDS)}"
+        )
+    return kind
+
+
+def _read_report(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_REPORT_BYTES:
+            raise InvalidInputError(
+                f"{path} is {size} bytes, over the {MAX_REPORT_BYTES}-byte report limit",
+                hint="split the report",
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError(f"report {path} does not exist", hint="check the path") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"report {path} is a directory", hint="give a file") from None
+    except PermissionError:
+        raise InvalidInputError(
+            f"report {path} is not readable", hint="check its permissions"
+        ) from None
+
+
+def sign_evidence(
+    version: Version,
+    kind: str,
+    predicate_type: str,
+    predicate: Mapping[str, Any],
+    key: Ed25519PrivateKey,
+    now: datetime,
+) -> PreparedEvidence:
+    """Wrap ``predicate`` in a statement about ``version`` and sign it."""
+    statement = make_statement(version.ref, version.artifact.root_digest, predicate_type, predicate)
+    envelope = sign(statement_bytes(statement), PAYLOAD_TYPE, key)
+    return PreparedEvidence(kind, predicate_type, envelope.to_json(), produced_time(predicate, now))
+
+
+def prepare_envelope(
+    version: Version, text: str, kind: str | None, now: datetime
+) -> PreparedEvidence:
+    """Check a pre-signed envelope: it must be an in-toto statement about this version's bytes."""
+    envelope = Envelope.from_json(text)
+    if envelope.payload_type != PAYLOAD_TYPE:
+        raise InvalidInputError(
+            f"envelope payload type is {envelope.payload_type!r}, not {PAYLOAD_TYPE!r}",
+            hint="attach in-toto statements only",
+        )
+    statement = parse_statement(envelope.payload)
+    digests = subject_digests(statement)
+    if version.artifact.root_digest not in digests:
+        raise InvalidInputError(
+            f"the evidence is about other bytes (sha256:{sorted(digests)[0][:12]}...), "
+            f"not {version.ref} (sha256:{version.artifact.root_digest[:12]}...)",
+            hint="evidence must name the version's exact artifact digest as its subject",
+        )
+    predicate = dict(statement.predicate)
+    if statement.predicate_type == FINDING_PREDICATE:
+        report = parse_finding_predicate(predicate)
+        if kind is not None and kind != report.kind:
+            raise InvalidInputError(
+                f"the envelope reports kind {report.kind!r} but --kind is {kind!r}",
+                hint="make them agree",
+            )
+        kind = report.kind
+    elif statement.predicate_type == TEST_RESULT_PREDICATE:
+        parse_test_result_predicate(predicate)
+        kind = check_kind(kind or "evaluation")
+    elif statement.predicate_type == APPROVAL_PREDICATE:
+        parse_approval_predicate(predicate)
+        kind = APPROVAL_KIND
+    else:
+        kind = check_kind(kind or "custom")
+    return PreparedEvidence(kind, statement.predicate_type, text, produced_time(predicate, now))
+
+
+def produced_time(predicate: Mapping[str, Any], now: datetime) -> datetime:
+    """When the evidence was produced: its own time if it states one (not in the future)."""
+    stated = predicate.get("time") or predicate.get("timeVerified")
+    if not isinstance(stated, str):
+        return now
+    try:
+        when = datetime.fromisoformat(stated.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(
+            f"evidence time {stated!r} is not an RFC 3339 timestamp",
+            hint="write e.g. 2026-11-26T12:00:00Z",
+        ) from None
+    if when.tzinfo is None:
+        raise InvalidInputError(f"evidence time {stated!r} has no timezone", hint="end it with Z")
+    if when > now + CLOCK_SKEW:
+        raise InvalidInputError(
+            f"evidence time {stated} is in the future", hint="check the producer's clock"
+        )
+    return when

@@ -1,0 +1,80 @@
+"""Gates: what a policy sees about a version, and the decision it reaches.
+
+Only trusted evidence whose subject is the version's exact digest reaches the policy; approvals
+are trusted approval envelopes, each marked ``by_creator`` when the approver created the version
+(separation of duties is the policy's call, not hard-coded). Exceptions that are named, unexpired
+and scoped to the model or this version turn failures of their rule into ``excepted``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from signoff.domain import Model, Stage, Version
+from signoff.governance.evidence import APPROVAL_KIND, GATE_KIND, EvidenceView
+from signoff.policy import Decision, Policy
+from signoff.store.governance import ExceptionRecord
+
+STAGE_ORDER = {Stage.CANDIDATE: 0, Stage.APPROVED: 1, Stage.PRODUCTION: 2}
+
+
+@dataclass(frozen=True)
+class GateInput:
+    """Everything a gate decision rests on, kept to cite it in the signed decision."""
+
+    model: Model
+    version: Version
+    evidence: tuple[EvidenceView, ...]
+    exceptions: tuple[ExceptionRecord, ...]
+    now: datetime
+
+    def trusted(self) -> list[EvidenceView]:
+        """Evidence that counts: trusted and not itself a gate decision or an approval."""
+        return [e for e in self.evidence if e.trusted and e.kind not in (APPROVAL_KIND, GATE_KIND)]
+
+    def approvals(self) -> list[EvidenceView]:
+        """Trusted approval envelopes."""
+        return [e for e in self.evidence if e.trusted and e.kind == APPROVAL_KIND]
+
+    def variables(self) -> dict[str, Any]:
+        """The policy variables (see ``signoff.policy.variables``)."""
+        model, version = self.model, self.version
+        return {
+            "model": {
+                "name": model.name,
+                "owner": model.owner,
+                "team": model.team or "",
+                "risk_tier": model.risk_tier.value,
+                "intended_use": model.intended_use or "",
+                "tags": dict(model.tags),
+            },
+            "version": {
+                "ref": version.ref,
+                "number": version.number,
+                "stage": version.stage.value,
+                "created_by": version.created_by,
+                "root_digest": version.artifact.root_digest,
+                "metadata": {k: str(v) for k, v in version.metadata.items()},
+            },
+            "evidence": [e.policy_value(self.now) for e in self.trusted()],
+            "approvals": [a.approval_value(self.now, version.created_by) for a in self.approvals()],
+            "now": self.now,
+        }
+
+    def active_exceptions(self) -> list[ExceptionRecord]:
+        """Exceptions in force for this version now."""
+        return [
+            x
+            for x in self.exceptions
+            if x.model == self.model.name
+            and x.version_number in (None, self.version.number)
+            and x.expires_at > self.now
+        ]
+
+
+def decide(policy: Policy, stage: str, gate_input: GateInput) -> Decision:
+    """Evaluate ``stage``'s gate for the version."""
+    excepted = {x.rule_id for x in gate_input.active_exceptions()}
+    return policy.evaluate(stage, gate_input.variables(), excepted_rule_ids=excepted)

@@ -1,0 +1,53 @@
+"""Shared look-ups for the registry service: the clock, models and version references."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from signoff.domain import Model, Version, VersionRef
+from signoff.errors import NotFoundError
+from signoff.store import StoreSession
+
+LATEST = "latest"
+"""A built-in alias: the highest version number of a model. It cannot be set."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def require_model(tx: StoreSession, name: str) -> Model:
+    model = tx.get_model(name)
+    if model is None:
+        raise NotFoundError(
+            f"model {name!r} not found", hint="list models with `signoff model list`"
+        )
+    return model
+
+
+def resolve(tx: StoreSession, ref: VersionRef) -> Version:
+    require_model(tx, ref.model)
+    number = ref.number
+    if number is None:
+        assert ref.alias is not None
+        if ref.alias == LATEST:
+            versions = tx.list_versions(ref.model)
+            if not versions:
+                raise NotFoundError(
+                    f"model {ref.model!r} has no versions yet",
+                    hint=f"register one with `signoff version register {ref.model} PATH`",
+                )
+            return versions[-1]
+        number = tx.resolve_alias(ref.model, ref.alias)
+        if number is None:
+            raise NotFoundError(
+                f"alias {ref.alias!r} of model {ref.model!r} not found",
+                hint=f"set it with `signoff alias set {ref.model}@NUMBER {ref.alias}`",
+            )
+    version = tx.get_version(ref.model, number)
+    if version is None:
+        raise NotFoundError(
+            f"version {ref.model}@{number} not found",
+            hint=f"list versions with `signoff version list {ref.model}`",
+        )
+    return version
