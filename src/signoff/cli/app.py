@@ -94,7 +94,7 @@ def run(argv: list[str] | None = None) -> int:
     Errors print as one line on stderr (``error: what; how to fix``); ``--debug`` adds the
     traceback.
     """
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="signoff", standalone_mode=False)
@@ -118,6 +118,38 @@ def run(argv: list[str] | None = None) -> int:
         _print_error("interrupted", debug)
         return 130
     return result if isinstance(result, int) else 0
+
+
+GLOBAL_VALUE_OPTIONS = ("--db", "--as")
+GLOBAL_FLAGS = ("--debug",)
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options given after the command to the front.
+
+    Click only accepts a group's options before its subcommand; people type
+    ``signoff model list --db x.db`` too, and no command has an option of the same name.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_VALUE_OPTIONS and "=" in arg:
+            front.append(arg)
+        elif arg in GLOBAL_VALUE_OPTIONS and i + 1 < len(args):
+            front.extend(args[i : i + 2])
+            i += 1
+        elif arg in GLOBAL_FLAGS:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
 def _print_error(message: str, debug: bool) -> None:
