@@ -49,6 +49,16 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def signoff_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep every test's private keys in its own directory (never in the real ~/.signoff)."""
+    home = tmp_path / "signoff-home"
+    monkeypatch.setenv("SIGNOFF_HOME", str(home))
+    monkeypatch.delenv("SIGNOFF_DB", raising=False)
+    monkeypatch.delenv("SIGNOFF_ACTOR", raising=False)
+    return home
+
+
 @pytest.fixture
 def registry(registry_url: str) -> Iterator[Registry]:
     """An initialised, empty registry."""

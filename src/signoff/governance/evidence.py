@@ -236,6 +236,12 @@ def report_predicate(path: Path, fmt: str, kind: str, now: datetime) -> tuple[st
     if not isinstance(predicate, dict):
         raise InvalidInputError(f"{path} is not a JSON object", hint="give a finding predicate")
     predicate.setdefault("kind", kind)
+    predicate.setdefault("metrics", {})
+    predicate.setdefault("time", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for finding in predicate.get("findings") or []:
+        if isinstance(finding, dict):  # optional in reports; the signed predicate spells them out
+            finding.setdefault("detail", "")
+            finding.setdefault("location", "")
     report = parse_finding_predicate(predicate)
     if report.kind != kind:
         raise InvalidInputError(
