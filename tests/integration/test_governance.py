@@ -378,3 +378,33 @@ def test_coverage_finds_drift(gov: Registry, tmp_path: Path) -> None:
     assert not report_.ok
     assert report_.drifted[0].ref == "fraud@1"
     assert "fairness-present" in report_.drifted[0].reasons[0]
+
+
+def test_coverage_finds_stale_evidence_and_misplaced_aliases(gov: Registry, tmp_path: Path) -> None:
+    old = (datetime.now(UTC) - timedelta(days=80)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for kind in ("artifact-scan", "evaluation", "red-team"):
+        path = report(tmp_path, kind)
+        content = json.loads(path.read_text())
+        content["time"] = old
+        path.write_text(json.dumps(content))
+        gov.add_evidence("fraud@1", path, kind=kind, actor="carol")
+    assert gov.promote("fraud@1", "approved", actor="bob").moved
+    gov.approve("fraud@1", stage="production", reason="ok", actor="bob")
+    gov.approve("fraud@1", stage="production", reason="ok", actor="carol")
+    assert gov.promote("fraud@1", "production", actor="bob").moved
+    gov.set_alias("fraud", "production", 1, actor="bob")
+    assert gov.coverage().ok
+    # Evidence that was fresh enough (80 days) expires under a stricter policy (60 days).
+    gov.set_policy(
+        default_policy_text().replace("maxEvidenceAgeDays: 90", "maxEvidenceAgeDays: 60"),
+        actor="alice",
+    )
+    stale = gov.coverage()
+    assert [d.ref for d in stale.drifted] == ["fraud@1"]
+    assert any("prod-artifact-scan-passed" in r for r in stale.drifted[0].reasons)
+    # Demoting the version leaves the protected alias on the wrong stage.
+    gov.set_policy(default_policy_text(), actor="alice")
+    gov.promote("fraud@1", "approved", actor="bob", reason="incident")
+    drift = gov.coverage()
+    assert [d.ref for d in drift.drifted] == ["fraud@production"]
+    assert "which is approved" in drift.drifted[0].reasons[0]
