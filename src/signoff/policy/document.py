@@ -36,7 +36,7 @@ _CONTROL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*:\S+")
 
 _TOP_KEYS = {"apiVersion", "kind", "metadata", "spec"}
 _METADATA_KEYS = {"name", "description"}
-_SPEC_KEYS = {"maxEvidenceAgeDays", "params", "protectedAliases", "stages"}
+_SPEC_KEYS = {"maxEvidenceAgeDays", "params", "protectedAliases", "scanAllowlist", "stages"}
 _STAGE_KEYS = {"rules"}
 _RULE_KEYS = {
     "id",
@@ -59,6 +59,7 @@ class PolicyDocument:
     params: dict[str, Any]
     protected_aliases: dict[str, str]
     stages: dict[str, tuple[Rule, ...]]
+    scan_allowlist: tuple[str, ...] = ()
 
 
 def parse(text: str) -> PolicyDocument:
@@ -81,7 +82,27 @@ def parse(text: str) -> PolicyDocument:
         params=_params(spec.get("params", {}), max_age),
         protected_aliases=_protected_aliases(spec.get("protectedAliases", {})),
         stages=_stages(spec["stages"]),
+        scan_allowlist=_scan_allowlist(spec.get("scanAllowlist", [])),
     )
+
+
+_GLOBAL_NAME = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\.([A-Za-z_][A-Za-z0-9_]*|\*)"
+)
+
+
+def _scan_allowlist(value: Any) -> tuple[str, ...]:
+    """Extra globals the artifact scanner accepts in pickles: ``module.name`` or ``module.*``."""
+    path = "spec.scanAllowlist"
+    if not isinstance(value, list):
+        _refuse(path, "is not a list", "write a list of module.name strings")
+    entries: list[str] = []
+    for index, entry in enumerate(value):
+        where = f"{path}[{index}]"
+        if not isinstance(entry, str) or not _GLOBAL_NAME.fullmatch(entry):
+            _refuse(where, f"{entry!r} is not module.name", "write e.g. mypackage.layers.MyLayer")
+        entries.append(entry)
+    return tuple(entries)
 
 
 _NAME_HINT = "use lowercase letters, digits, '.' and '-', at most 63 characters"

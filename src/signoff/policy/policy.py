@@ -91,6 +91,11 @@ class Policy:
         """What expressions see as ``params``: ``spec.params`` plus ``maxEvidenceAgeDays``."""
         return copy.deepcopy(self._document.params)
 
+    @property
+    def scan_allowlist(self) -> tuple[str, ...]:
+        """Globals this registry's artifact scans accept beyond the built-in profiles."""
+        return self._document.scan_allowlist
+
     def has_stage(self, stage: str) -> bool:
         """True when the policy defines a gate for ``stage`` (possibly with no rules)."""
         return stage in self._gates

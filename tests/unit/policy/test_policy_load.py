@@ -261,3 +261,19 @@ def test_unknown_variable_is_refused_at_load() -> None:
 def test_exceptions_are_not_a_variable() -> None:
     error = refused(policy_text(rule(check="'size(exceptions) == 0'")))
     assert "unknown variable 'exceptions'" in error.message
+
+
+def test_scan_allowlist_extends_the_scanner_per_registry() -> None:
+    from signoff.errors import InvalidInputError
+    from signoff.policy import Policy, default_policy_text
+
+    base = default_policy_text()
+    extended = base.replace(
+        "  protectedAliases:", "  scanAllowlist: [mypkg.layers.Custom, mylib.*]\n  protectedAliases:"
+    )
+    assert Policy.load(extended).scan_allowlist == ("mypkg.layers.Custom", "mylib.*")
+    assert Policy.load(base).scan_allowlist == ()
+    for bad in ('["os system"]', "[os]", '"mypkg.x"', "[1]"):
+        text = base.replace("  protectedAliases:", f"  scanAllowlist: {bad}\n  protectedAliases:")
+        with pytest.raises(InvalidInputError, match="spec.scanAllowlist"):
+            Policy.load(text)
