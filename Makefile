@@ -35,6 +35,11 @@ test: lint
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/merkle.py
+	$(BIN)/python bench/policy.py
+	$(BIN)/python bench/governance.py
+	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/scan.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -3,6 +3,8 @@
 Usage::
 
     .venv/bin/python bench/digest.py [--size-gib 1.0] [--dir bench/.data/model] [--json]
+    .venv/bin/python bench/digest.py --small-files 10000   # per-file overhead instead
+    .venv/bin/python bench/digest.py --cold                # evict the page cache before runs
 
 Builds (once; cached under bench/.data/, which git ignores) a synthetic model of six shards of
 random bytes, of different sizes, plus small JSON files; reads it once so it is page-cached;
@@ -44,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DIR = REPO / "bench" / ".data" / "model"
+DEFAULT_DIR = REPO / "bench" / ".data" / "model"  # --small-files N: bench/.data/small-N
 SHARD_WEIGHTS = (0.22, 0.19, 0.17, 0.16, 0.14, 0.12)
 SMALL_FILES = {
     "config.json": {"architectures": ["SyntheticForCausalLM"], "hidden_size": 4096},
@@ -75,9 +77,14 @@ def layout(size: int) -> dict[str, int]:
     return {f"model-{i + 1:05d}-of-{n:05d}.safetensors": s for i, s in enumerate(sizes)}
 
 
-def build_model(directory: Path, size: int) -> None:
+def small_files_layout(count: int) -> dict[str, int]:
+    """``count`` files of 8 KiB, 100 per directory: the per-file overhead case."""
+    return {f"part-{i // 100:04d}/file-{i % 100:02d}.bin": 8192 for i in range(count)}
+
+
+def build_model(directory: Path, shards: dict[str, int]) -> None:
     """Create the model unless a complete one of the same layout is already there."""
-    shards = layout(size)
+    size = sum(shards.values())
     stamp = directory.parent / f"{directory.name}.layout.json"
     wanted = {"shards": shards, "small": SMALL_FILES}
     complete = stamp.exists() and json.loads(stamp.read_text()) == wanted
@@ -92,6 +99,7 @@ def build_model(directory: Path, size: int) -> None:
         (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_text(json.dumps(content, indent=2) + "\n")
     for name, shard_size in shards.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
         with open(directory / name, "wb") as f:
             left = shard_size
             while left:
@@ -105,6 +113,17 @@ def model_files(directory: Path) -> list[Path]:
     """All files of the model, largest first."""
     files = [p for p in directory.rglob("*") if p.is_file()]
     return sorted(files, key=lambda p: p.stat().st_size, reverse=True)
+
+
+def evict_page_cache(directory: Path) -> None:
+    """Drop the model's pages from the page cache (``--cold``), no root needed."""
+    for path in model_files(directory):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # dirty pages cannot be dropped
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
 
 
 def warm_page_cache(directory: Path) -> None:
@@ -281,23 +300,45 @@ def _cpu_pressure() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-gib", type=float, default=1.0, help="model size (default 1.0)")
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where the model lives")
+    parser.add_argument(
+        "--small-files",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the sharded model, N files of 8 KiB (default dir bench/.data/small-N)",
+    )
+    parser.add_argument("--dir", type=Path, help="where the model lives (bench/.data/model)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds; best is kept (3)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="evict the model from the page cache before every run (reads hit the disk, or "
+        "at least the hypervisor's cache)",
+    )
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.dir is None:
+        name = f"small-{args.small_files}" if args.small_files else "model"
+        args.dir = DEFAULT_DIR.parent / name
     directory: Path = args.dir.resolve()
     if args.child:
         child(args.child, directory, args.workers)
         return
 
-    build_model(directory, int(args.size_gib * GiB))
-    warm_page_cache(directory)
+    if args.small_files:
+        build_model(directory, small_files_layout(args.small_files))
+    else:
+        build_model(directory, layout(int(args.size_gib * GiB)))
+    if not args.cold:
+        warm_page_cache(directory)
     total = sum(p.stat().st_size for p in model_files(directory))
     runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in TOOLS}
     for _ in range(args.repeats):
         for tool in TOOLS:
+            if args.cold:
+                evict_page_cache(directory)
             runs[tool].append(measure(tool, directory, args.workers))
 
     rows: dict[str, dict[str, Any]] = {}
@@ -319,6 +360,7 @@ def main() -> None:
         "command": "python bench/digest.py " + " ".join(sys.argv[1:]),
         "model": {"dir": str(directory), "files": len(model_files(directory)), "bytes": total},
         "workers": args.workers,
+        "page_cache": "cold" if args.cold else "warm",
         "repeats": args.repeats,
         "results": rows,
         "signoff_vs_ceiling": signoff_rate / ceiling,
@@ -340,7 +382,8 @@ def print_table(report: dict[str, Any]) -> None:
         f"{m['openssl']}, model_signing {m['model_signing']}, {m['date']}"
     )
     print(
-        f"model: {model['files']} files, {model['bytes'] / GiB:.2f} GiB, page-cached; "
+        f"model: {model['files']} files, {model['bytes'] / GiB:.2f} GiB, "
+        f"page cache {report['page_cache']}; "
         f"{report['workers']} workers; best of {report['repeats']} interleaved rounds"
     )
     print(f"load average before: {' '.join(m['loadavg'])}; cpu pressure: {m['cpu_pressure']}")

@@ -31,8 +31,7 @@ from signoff.errors import (
     StoreError,
 )
 from signoff.registry import InitResult, Registry
-
-__version__ = "0.1.0"
+from signoff.version import __version__
 
 __all__ = [
     "AliasMove",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -167,9 +167,13 @@ class Registry(GovernanceMixin):
     # --- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None = None) -> Registry:
-        """Open an existing registry (``url``, else ``$SIGNOFF_DB``, else ``./.signoff``)."""
-        location = resolve_location(url)
+    def open(cls, url: str | None = None, *, home: str | Path | None = None) -> Registry:
+        """Open an existing registry (``url``, else ``$SIGNOFF_DB``, else ``./.signoff``).
+
+        ``home`` is where private keys live (default: ``$SIGNOFF_HOME``, else beside a SQLite
+        file, else ``~/.signoff``).
+        """
+        location = _located(url, home)
         if location.sqlite_path is not None and not location.sqlite_path.is_file():
             raise StoreError(
                 f"no signoff registry at {location.display}",
@@ -184,9 +188,11 @@ class Registry(GovernanceMixin):
         return cls(Store(engine), location)
 
     @classmethod
-    def init(cls, url: str | None = None) -> tuple[Registry, InitResult]:
+    def init(
+        cls, url: str | None = None, *, home: str | Path | None = None
+    ) -> tuple[Registry, InitResult]:
         """Create a registry, or upgrade an existing one to this code's schema (idempotent)."""
-        location = resolve_location(url)
+        location = _located(url, home)
         if location.sqlite_path is not None:
             if location.sqlite_path.is_dir():
                 raise InvalidInputError(
@@ -443,6 +449,13 @@ class Registry(GovernanceMixin):
 def digest(path: str | Path, *, progress: Progress | None = None) -> Manifest:
     """Digest a file or directory without a registry (same as ``signoff artifact digest``)."""
     return digest_path(Path(path), progress=progress)
+
+
+def _located(url: str | None, home: str | Path | None) -> DatabaseLocation:
+    location = resolve_location(url)
+    if home is None:
+        return location
+    return replace(location, home_override=Path(home).expanduser().absolute())
 
 
 def registry_origin(key: Ed25519PrivateKey) -> str:

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from signoff import __version__
 from signoff.cli import (
     aliases,
     artifacts,
@@ -18,11 +17,13 @@ from signoff.cli import (
     models,
     policy,
     registry_cmds,
+    scan,
     versions,
 )
 from signoff.cli.context import Settings
 from signoff.cli.output import err_console
 from signoff.errors import SignoffError
+from signoff.version import __version__
 
 app = typer.Typer(
     name="signoff",
@@ -46,6 +47,8 @@ app.command("promote")(gates.promote)
 app.command("approve")(gates.approve)
 app.command("reject")(gates.reject)
 app.command("coverage")(gates.coverage)
+app.command("scan-file")(scan.scan_file)
+app.command("scan")(scan.scan)
 app.command("init")(registry_cmds.init)
 app.command("demo")(demo.demo)
 

@@ -36,11 +36,14 @@ class DatabaseLocation:
 
     url: str
     sqlite_path: Path | None
+    home_override: Path | None = None
 
     @property
     def home(self) -> Path:
-        """Where the registry's files (private keys) live: ``$SIGNOFF_HOME``, else next to
-        the SQLite file, else ``~/.signoff`` for a server database."""
+        """Where the registry's files (private keys) live: the given home, ``$SIGNOFF_HOME``,
+        else next to the SQLite file, else ``~/.signoff`` for a server database."""
+        if self.home_override is not None:
+            return self.home_override
         env = os.environ.get("SIGNOFF_HOME")
         if env:
             return Path(env).expanduser().absolute()

@@ -10,12 +10,12 @@ that row serialises event writers: sequence numbers are gap-free and leaves are 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
 
 from signoff.audit.canonical import event_leaf
@@ -95,6 +95,8 @@ class EventLog:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        # The log state row and its decoded frontier, once this transaction holds the lock.
+        self._locked: tuple[LogStateRow, list[tuple[int, bytes]]] | None = None
 
     def _state(self) -> LogStateRow:
         state = self.session.scalars(
@@ -110,15 +112,27 @@ class EventLog:
     def append(
         self, type_: str, *, actor: str, at: datetime, subject: str, data: Mapping[str, Any]
     ) -> Event:
-        """Append one event (call last in a transaction: it takes the log lock)."""
-        state = self._state()
+        """Append one event (call last in a transaction: it takes the log lock).
+
+        The first append locks and reads the state row; later ones in the same transaction reuse
+        it (the lock is held until commit). The event row is inserted at once with a Core
+        statement; the state row is updated in the session and flushed with the next query or
+        the commit, so a batch of appends costs one state update, not one each.
+        """
+        if self._locked is None:
+            state = self._state()
+            self._locked = (state, _load_frontier(state.frontier))
+        state, nodes = self._locked
         event = Event(state.size, type_, actor, at.isoformat(), subject, dict(data))
         leaf = event_leaf(event.to_dict())
-        nodes = _frontier_append(_load_frontier(state.frontier), leaf_hash(leaf))
+        nodes = _frontier_append(nodes, leaf_hash(leaf))
+        self._locked = (state, nodes)
         state.size = event.seq + 1
         state.frontier = {"nodes": [[height, node.hex()] for height, node in nodes]}
-        self.session.add(EventRow(seq=event.seq, leaf=leaf.decode("utf-8")))
-        self.session.flush()
+        # Connection-level: no autoflush of the pending state update on every append.
+        self.session.connection().execute(
+            insert(EventRow), [{"seq": event.seq, "leaf": leaf.decode("utf-8")}]
+        )
         return event
 
     def head(self) -> tuple[int, bytes]:
@@ -146,13 +160,26 @@ class EventLog:
 
     def iter_leaves(self, start: int = 0, batch: int = 20_000) -> Iterator[tuple[int, str]]:
         """``(seq, leaf text)`` from ``start`` in sequence order, streamed in batches."""
-        result = self.session.execute(
-            select(EventRow.seq, EventRow.leaf).where(EventRow.seq >= start).order_by(EventRow.seq),
-            execution_options={"yield_per": batch},
+        batches = self.iter_leaf_batches(start, batch)
+        try:
+            for rows in batches:
+                yield from rows
+        finally:
+            batches.close()  # closes the cursor now when the consumer stops early
+
+    def iter_leaf_batches(
+        self, start: int = 0, batch: int = 20_000
+    ) -> Iterator[Sequence[Row[int, str]]]:
+        """The same rows as ``iter_leaves``, ``batch`` at a time: a plain Core select on the
+        transaction's connection (no ORM row processing), streamed with ``yield_per``."""
+        statement = (
+            select(EventRow.seq, EventRow.leaf).where(EventRow.seq >= start).order_by(EventRow.seq)
+        )
+        result = self.session.connection().execute(
+            statement, execution_options={"yield_per": batch}
         )
         try:
-            for row in result:
-                yield row.seq, row.leaf
+            yield from result.partitions()
         finally:
             # A consumer that stops early must not leave a server-side cursor open.
             result.close()

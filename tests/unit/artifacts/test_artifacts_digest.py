@@ -9,7 +9,7 @@ from pathlib import Path
 from artifact_trees import write_tree
 
 from signoff.artifacts import FileDigest, digest_path, list_files
-from signoff.artifacts.hashing import CHUNK_SIZE
+from signoff.artifacts.hashing import BATCH_BYTES, CHUNK_SIZE
 
 
 def test_per_file_digests_equal_hashlib(model_dir: Path) -> None:
@@ -88,3 +88,15 @@ def test_progress_reports_every_byte_once(tmp_path: Path) -> None:
     assert all(n > 0 for n in calls)
     assert len(calls) > len(manifest.files)  # streamed in chunks, not once per file
     assert threading.current_thread().name not in threads  # called from the worker threads
+
+
+def test_many_small_files_in_batches(tmp_path: Path) -> None:
+    # More files than one batch holds, mixed with files big enough to be hashed alone.
+    tree: dict[str, bytes] = {f"f{i:03d}.bin": bytes([i % 251]) * (i * 37) for i in range(300)}
+    tree |= {"big-1.bin": b"\x01" * (BATCH_BYTES + 1), "big-2.bin": b"\x02" * CHUNK_SIZE * 5}
+    root = write_tree(tmp_path / "m", tree)
+    for workers in (1, 2, 5):
+        manifest = digest_path(root, workers=workers)
+        assert {f.path: f.sha256 for f in manifest.files} == {
+            name: hashlib.sha256(data).hexdigest() for name, data in tree.items()
+        }

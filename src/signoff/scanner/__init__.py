@@ -1,0 +1,1 @@
+"""Static artifact scanner: finds code hidden in model files without loading them."""
