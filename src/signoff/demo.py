@@ -274,7 +274,7 @@ def _commit_training_code(directory: Path) -> CodeRef:
 
 def _split() -> tuple[Any, Any, Any, Any]:
     data = load_breast_cancer()
-    split: tuple[Any, Any, Any, Any] = tuple(  # type: ignore[assignment]
+    split: tuple[Any, Any, Any, Any] = tuple(
         train_test_split(
             data.data, data.target, test_size=0.25, random_state=42, stratify=data.target
         )
@@ -310,7 +310,7 @@ def _attach_evaluations(registry: Registry, directory: Path, number: int, model:
     robust_accuracy = float(model.score(noisy, y_test))
     drop = accuracy - robust_accuracy
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    reports = {
+    reports: dict[str, dict[str, Any]] = {
         "evaluation": {
             "kind": "evaluation",
             "result": "pass" if accuracy >= 0.9 else "fail",

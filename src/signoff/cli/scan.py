@@ -44,8 +44,8 @@ def scan_file(
 
     Static analysis only: nothing in the artifact is loaded, imported or executed.
     """
-    from signoff.scanner.scan import scan_path  # the scanner loads only when scanning
     from signoff.scanner.sarif import report_to_sarif
+    from signoff.scanner.scan import scan_path  # the scanner loads only when scanning
 
     with digest_progress(path, f"scanning {path.name}") as progress:
         report = scan_path(path, progress=progress)

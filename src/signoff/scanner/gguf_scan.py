@@ -11,7 +11,6 @@ installed. Tensor data is never read.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import math
 import re
 import struct
@@ -451,10 +450,11 @@ def _excerpt(tag: str, at: int) -> str:
 
 def _jinja_findings(text: str) -> list[tuple[Severity, str, str]]:
     """What Jinja's own parser shows, when jinja2 is installed (parsing executes nothing)."""
-    if importlib.util.find_spec("jinja2") is None:
+    try:
+        jinja2: Any = importlib.import_module("jinja2")
+        nodes: Any = importlib.import_module("jinja2.nodes")
+    except ImportError:
         return []
-    jinja2: Any = importlib.import_module("jinja2")
-    nodes: Any = importlib.import_module("jinja2.nodes")
     environment = jinja2.Environment(extensions=["jinja2.ext.loopcontrols"])
     try:
         tree = environment.parse(text)

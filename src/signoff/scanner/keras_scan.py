@@ -13,7 +13,6 @@ h5py the file cannot be analysed here and that is a blocking finding.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -107,7 +106,8 @@ def scan_hdf5(stream: BinaryIO, *, file: str, member: str | None) -> list[ScanFi
     ``stream`` must be seekable (HDF5 is random access).
     """
     out = _Findings(file, member)
-    if importlib.util.find_spec("h5py") is None:
+    h5py = _h5py()
+    if h5py is None:
         out.add(
             "hdf5-unanalysed",
             Severity.HIGH,
@@ -115,7 +115,6 @@ def scan_hdf5(stream: BinaryIO, *, file: str, member: str | None) -> list[ScanFi
             "HDF5 files can hold Keras Lambda layers; without h5py they are not checked",
         )
         return out.findings
-    h5py: Any = importlib.import_module("h5py")
     try:
         with h5py.File(stream, "r") as h5:
             attributes = {name: h5.attrs.get(name) for name in ("model_config", "training_config")}
@@ -128,6 +127,14 @@ def scan_hdf5(stream: BinaryIO, *, file: str, member: str | None) -> list[ScanFi
         raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
         out.findings += scan_keras_config(raw, file=file, member=member, source=f"attr {name}")
     return out.findings
+
+
+def _h5py() -> Any:
+    """The h5py module, or ``None`` when it is not installed (or does not import)."""
+    try:
+        return importlib.import_module("h5py")
+    except ImportError:
+        return None
 
 
 def _check_object(node: dict[str, Any], path: str, out: _Findings) -> None:

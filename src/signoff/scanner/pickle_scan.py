@@ -38,7 +38,7 @@ RULE_NESTED = "pickle/nested-pickle"
 RULE_PERSISTENT = "pickle/persistent-id"
 RULE_INTERNAL = "pickle/internal-error"
 
-HOW_TO_ALLOW = "if this import is expected, add it to the registry allowlist: "
+HOW_TO_ALLOW = "If this import is expected, add it to the registry allowlist: "
 HIGHEST_PROTOCOL = 5
 
 _CHUNK = 1 << 16
@@ -349,7 +349,7 @@ def _describe(value: object) -> str:
         return "a long string" if value.text else "a byte string"
     if isinstance(value, str):
         return f"the string {value[:60]!r}"
-    return f"a {type(value).__name__} value"
+    return f"a {type(value).__name__.removeprefix('Sym').lower()} value"
 
 
 @dataclass

@@ -10,7 +10,7 @@ that row serialises event writers: sequence numbers are gap-free and leaves are 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -169,7 +169,7 @@ class EventLog:
 
     def iter_leaf_batches(
         self, start: int = 0, batch: int = 20_000
-    ) -> Iterator[Sequence[Row[int, str]]]:
+    ) -> Generator[Sequence[Row[int, str]], None, None]:
         """The same rows as ``iter_leaves``, ``batch`` at a time: a plain Core select on the
         transaction's connection (no ORM row processing), streamed with ``yield_per``."""
         statement = (

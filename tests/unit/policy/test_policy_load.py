@@ -269,11 +269,12 @@ def test_scan_allowlist_extends_the_scanner_per_registry() -> None:
 
     base = default_policy_text()
     extended = base.replace(
-        "  protectedAliases:", "  scanAllowlist: [mypkg.layers.Custom, mylib.*]\n  protectedAliases:"
+        "  protectedAliases:",
+        "  scanAllowlist: [mypkg.layers.Custom, mylib.*]\n  protectedAliases:",
     )
     assert Policy.load(extended).scan_allowlist == ("mypkg.layers.Custom", "mylib.*")
     assert Policy.load(base).scan_allowlist == ()
     for bad in ('["os system"]', "[os]", '"mypkg.x"', "[1]"):
         text = base.replace("  protectedAliases:", f"  scanAllowlist: {bad}\n  protectedAliases:")
-        with pytest.raises(InvalidInputError, match="spec.scanAllowlist"):
+        with pytest.raises(InvalidInputError, match=r"spec\.scanAllowlist"):
             Policy.load(text)

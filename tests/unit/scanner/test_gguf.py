@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import io
 import struct
 import time
@@ -58,6 +58,17 @@ QWEN_TEMPLATE = (
 )
 
 
+def _has_jinja() -> bool:
+    try:
+        importlib.import_module("jinja2")
+    except ImportError:
+        return False
+    return True
+
+
+HAS_JINJA = _has_jinja()
+
+
 def gstr(value: bytes) -> bytes:
     return struct.pack("<Q", len(value)) + value
 
@@ -94,7 +105,7 @@ def gguf(
 @pytest.fixture(params=["with-jinja-parser", "text-rules-only"])
 def parser_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run template tests with Jinja's parser (when installed) and with the text rules alone."""
-    if request.param == "with-jinja-parser" and importlib.util.find_spec("jinja2") is None:
+    if request.param == "with-jinja-parser" and not HAS_JINJA:
         pytest.skip("jinja2 not installed")
     if request.param == "text-rules-only":
         monkeypatch.setattr(gguf_scan, "_jinja_findings", lambda text: [])
@@ -192,7 +203,7 @@ def test_benign_look_alikes_do_not_alarm(template: str, parser_mode: str) -> Non
     assert analyse_chat_template(template) == []
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jinja2") is None, reason="jinja2 not installed")
+@pytest.mark.skipif(not HAS_JINJA, reason="jinja2 not installed")
 def test_jinja_parser_adds_ast_findings() -> None:
     found = analyse_chat_template("{{ x[('_' ~ '_cla') ~ 'ss__'] }}")
     assert any(severity in BLOCKING for severity, _, _ in found)

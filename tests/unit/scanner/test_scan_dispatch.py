@@ -265,7 +265,7 @@ def test_memory_stays_bounded_on_large_members(tmp_path: Path) -> None:
 
 def _legacy_checkpoint(sys_info: object) -> bytes:
     magic = 0x1950A86A20F9469CFC6C
-    parts = (magic, 1001, sys_info, {"epoch": 3}, [])
+    parts: tuple[object, ...] = (magic, 1001, sys_info, {"epoch": 3}, [])
     return b"".join(pickle.dumps(part, protocol=2) for part in parts)
 
 

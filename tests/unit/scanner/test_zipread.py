@@ -125,8 +125,8 @@ class _Unseekable(io.BytesIO):
 
 def test_data_descriptors_are_normal(tmp_path: Path) -> None:
     out = _Unseekable()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("evil.pkl", EVIL)  # a streamed write: sizes go in a data descriptor
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as writer:
+        writer.writestr("evil.pkl", EVIL)  # a streamed write: sizes go in a data descriptor
     data = out.getvalue()
     assert zipfile.ZipFile(io.BytesIO(data)).getinfo("evil.pkl").flag_bits & 0x08
     archive = read_archive(io.BytesIO(data), len(data), file="a", member=None, limits=Limits())
