@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,8 @@ demo: $(VENV)/.installed-base
 	$(BIN)/signoff demo
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/ruff format --check src tests bench fuzz
 	$(BIN)/mypy
 
 test: lint
@@ -40,6 +40,10 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/governance.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/scan.py
+
+# A longer coverage-guided fuzzing session of the scanner (the test suite runs a short one).
+fuzz: $(VENV)/.installed-dev
+	$(BIN)/python fuzz/scan_fuzz.py -runs=200000 -max_len=65536 -timeout=30
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
