@@ -309,7 +309,9 @@ def main() -> None:
     )
     parser.add_argument("--dir", type=Path, help="where the model lives (bench/.data/model)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds; best is kept (3)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="threads (os.cpu_count())"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--cold",
