@@ -131,7 +131,8 @@ class SignoffRun:
         t6 = clock()
         if not promotion.moved:
             raise SystemExit(f"{ref}: production gate blocked: {promotion.to_dict()}")
-        for name, seconds in zip(STEPS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
+        durations = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)
+        for name, seconds in zip(STEPS, durations, strict=True):
             steps[name] += seconds
 
     def close(self) -> None:
@@ -147,9 +148,10 @@ class MlflowRun:
 
     def __init__(self, root: Path) -> None:
         warnings.filterwarnings("ignore")
-        logging.getLogger("mlflow").setLevel(logging.ERROR)
-        logging.getLogger("alembic").setLevel(logging.ERROR)
         from mlflow.tracking import MlflowClient
+
+        logging.getLogger("mlflow").setLevel(logging.ERROR)  # after import: mlflow sets it up
+        logging.getLogger("alembic").setLevel(logging.ERROR)
 
         root.mkdir(parents=True)
         uri = f"sqlite:///{root / 'mlflow.db'}"

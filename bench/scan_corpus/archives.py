@@ -33,7 +33,7 @@ class Member:
     crc: int | None = None
     """CRC-32 to record instead of the real one."""
     local_name: str | None = None
-    """Name written in the local header instead of ``name`` (the central directory keeps ``name``)."""
+    """Name for the local header (the central directory keeps ``name``)."""
     chunks: Iterable[bytes] | None = None
     """Streamed content (stored only): for members too large to hold in memory."""
 

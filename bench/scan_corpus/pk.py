@@ -140,7 +140,7 @@ def text(value: str, protocol: int) -> bytes:
 
 
 def import_(module: str, name: str, protocol: int) -> bytes:
-    """Import ``module.name`` the way pickle itself would at ``protocol`` (GLOBAL or STACK_GLOBAL)."""
+    """Import ``module.name`` as pickle does at ``protocol`` (GLOBAL or STACK_GLOBAL)."""
     if protocol >= 4:
         return text(module, protocol) + MEMOIZE + text(name, protocol) + MEMOIZE + STACK_GLOBAL
     return global_(module, name)
@@ -173,6 +173,8 @@ def value_(value: object, protocol: int) -> bytes:
         if value:
             out += MARK + b"".join(value_(v, protocol) for v in value) + APPENDS
         return out
+    if isinstance(value, tuple):
+        return args(list(value), protocol)
     if isinstance(value, dict):
         out = EMPTY_DICT if protocol else b"(d"
         for key, item in value.items():
