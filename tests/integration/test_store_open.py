@@ -98,3 +98,43 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
     pytest.importorskip("psycopg")
     with pytest.raises(StoreError, match="cannot open the registry"):
         Registry.open("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_schema_revisions_match_the_migrations() -> None:
+    """Opening a registry reads the revision without Alembic; the constant must stay true."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from signoff.store.database import MIGRATIONS_DIR
+    from signoff.store.schema import SCHEMA_REVISIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    scripts = ScriptDirectory.from_config(config)
+    ordered = [s.revision for s in reversed(list(scripts.walk_revisions()))]
+    assert tuple(ordered) == SCHEMA_REVISIONS
+
+
+def test_an_older_registry_is_upgraded_by_init(tmp_path: Path) -> None:
+    """A registry at the first schema opens only after `signoff init` upgrades it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from signoff.store import create_registry_engine
+    from signoff.store.database import MIGRATIONS_DIR
+
+    path = tmp_path / "old.db"
+    location = resolve_location(str(path))
+    engine = create_registry_engine(location)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    engine.dispose()
+    with pytest.raises(StoreError, match="older schema"):
+        Registry.open(str(path))
+    registry, result = Registry.init(str(path))
+    with registry:
+        assert (result.before, result.after) == ("0001", head_revision())
+        assert registry.audit_verify().ok

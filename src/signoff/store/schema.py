@@ -20,6 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 VERSION_TABLE = "signoff_schema_version"
+SCHEMA_REVISIONS = ("0001", "0002")
+"""Alembic revisions in order (kept equal to the migrations by a test)."""
 """Alembic's version table; its presence is what makes a database a signoff registry."""
 
 
