@@ -9,6 +9,7 @@ execution" rather than "not on the allowlist"). A dangerous callable can never b
 from __future__ import annotations
 
 import _compat_pickle
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -282,16 +283,56 @@ def entry_problem(entry: str) -> str | None:
     return None
 
 
+TORCHSCRIPT_BUILDERS = frozenset(
+    ("torch.jit._pickle", name)
+    for name in (
+        "build_intlist",
+        "build_tensorlist",
+        "build_doublelist",
+        "build_boollist",
+        "build_tensor_from_id",
+        "restore_type_tag",
+    )
+)
+"""Value rebuilders TorchScript's pickler names (each returns its argument, tagged)."""
+_TORCHSCRIPT_NATIVE = ("__torch__.torch.classes.",)
+_TORCHSCRIPT_NATIVE_OK = ("__torch__.torch.classes.quantized.",)
+"""Torchbind classes are C++ code of whatever library registered them; torch's own are fine."""
+
+
+def torchscript_global(module: str, name: str) -> bool:
+    """Whether a pickle *of a TorchScript archive* may name ``module.name`` whatever the allowlist.
+
+    ``torch.jit.load`` resolves ``__torch__.*`` against the classes compiled from the archive's
+    own ``code/`` (reviewed on its own), never by importing Python, and the
+    ``torch.jit._pickle`` builders only rebuild values. Torchbind classes
+    (``__torch__.torch.classes.<ns>``) outside torch's own namespaces are not covered.
+    """
+    if (module, name) in TORCHSCRIPT_BUILDERS:
+        return True
+    if module != "__torch__" and not module.startswith("__torch__."):
+        return False
+    dotted = f"{module}.{name}"
+    if dotted.startswith(_TORCHSCRIPT_NATIVE) and not dotted.startswith(_TORCHSCRIPT_NATIVE_OK):
+        return False
+    parts = dotted.split(".")
+    return all(part.isidentifier() for part in parts) and not any(map(_is_dunder, parts[1:]))
+
+
 @dataclass(frozen=True)
 class Allowlist:
     """Globals a pickle may name: exact ``module.qualname`` entries or ``module.*`` wildcards."""
 
     entries: frozenset[str]
     profiles: tuple[str, ...]
+    torchscript: bool = False
+    """Scanning a pickle of a TorchScript archive: :func:`torchscript_global` names pass too."""
 
     @classmethod
     def default(cls) -> Allowlist:
-        """Every built-in profile."""
+        """Every built-in profile (built once: allowlists are immutable)."""
+        if cls is Allowlist:
+            return _default()
         return cls.from_profiles(PROFILE_NAMES)
 
     @classmethod
@@ -319,14 +360,23 @@ class Allowlist:
                 raise ValueError(
                     f"allowlist entry {entry!r} is not of the form module.name or module.*"
                 )
-        return Allowlist(entries=self.entries | extra, profiles=self.profiles)
+        return Allowlist(
+            entries=self.entries | extra, profiles=self.profiles, torchscript=self.torchscript
+        )
+
+    def for_torchscript(self) -> Allowlist:
+        """This allowlist for the pickles of a TorchScript archive."""
+        return Allowlist(entries=self.entries, profiles=self.profiles, torchscript=True)
 
     def allows(self, module: str, name: str) -> bool:
         """Whether a pickle may import ``name`` from ``module``.
 
         Exact entries match dotted names (attribute traversal such as ``ZoneInfo._unpickle``);
-        wildcards only match plain, non-dunder names. Known-dangerous names are never allowed.
+        wildcards only match plain, non-dunder names. Known-dangerous names are never allowed
+        (but for TorchScript's value builders in a TorchScript archive's pickles).
         """
+        if self.torchscript and torchscript_global(module, name):
+            return True
         if danger(module, name) is not None:
             return False
         for mod, nm in {(module, name), py3_name(module, name)}:
@@ -335,3 +385,8 @@ class Allowlist:
             if "." not in nm and not _is_dunder(nm) and f"{mod}.*" in self.entries:
                 return True
         return False
+
+
+@functools.cache
+def _default() -> Allowlist:
+    return Allowlist.from_profiles(PROFILE_NAMES)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
+import pickletools
 import re
 import time
 import zlib
@@ -64,6 +65,8 @@ _SHADOW_RUN = 1000
 _SHADOW_IMPORTS = frozenset({RULE_DANGEROUS, RULE_UNLISTED})
 _IDENTIFIER_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _STEP = 1 << 16
+_OPCODES = frozenset(ord(code) for code in pickletools.code2op)
+"""Bytes that are pickle opcodes (protocols 0-5)."""
 _ZFILE_HEADER = 2 + 19
 """``ZF`` plus the hex length joblib <= 0.9 wrote before its zlib data."""
 
@@ -80,8 +83,24 @@ def numpy_array_hook(walker: PickleWalker, target: object, state: object, offset
 
 
 def dtype_of(value: object) -> DType | None:
-    """The dtype a pickled ``numpy.dtype(...)`` call builds (args and BUILD state), if readable."""
-    if type(value) is not Result or value.callee is None or type(value.args) is not tuple:
+    """The dtype a pickled ``numpy.dtype(...)`` call builds (args and BUILD state), if readable.
+
+    Parsed once per pickled dtype object (pickles share one dtype among many arrays by memo):
+    the result is kept on the object with the state it was parsed from.
+    """
+    if type(value) is not Result:
+        return None
+    cached = value.cache
+    if cached is not None and cached[0] is value.state:
+        parsed = cached[1]
+        return parsed if isinstance(parsed, DType) else None
+    dtype = _parse_dtype(value)
+    value.cache = (value.state, dtype)
+    return dtype
+
+
+def _parse_dtype(value: Result) -> DType | None:
+    if value.callee is None or type(value.args) is not tuple:
         return None
     if py3_name(value.callee.module, value.callee.name) != ("numpy", "dtype") or not value.args:
         return None
@@ -155,8 +174,8 @@ def _elements(shape: object) -> int | None:
 
 def _shadow(walker: PickleWalker, data: bytes, offset: int, nbytes: int) -> None:
     """Report array bytes that a plain ``pickle.load`` would execute as opcodes."""
-    if not data:
-        return
+    if not data or data[0] not in _OPCODES:
+        return  # the walk would stop at its first byte: nothing to report (most array data)
     shadow = PickleWalker(
         PickleReader(io.BytesIO(data), offset),
         file=walker.file,

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
-from signoff.scanner.allowlist import Allowlist, danger, py3_name
+from signoff.scanner.allowlist import Allowlist, danger, py3_name, torchscript_global
 from signoff.scanner.findings import ScanFinding, Severity
 from signoff.scanner.limits import Limits
 
@@ -119,13 +119,15 @@ class Global:
 class Result:
     """An object a load builds by calling something; its callee, small args and BUILD state."""
 
-    __slots__ = ("args", "callee", "offset", "state")
+    __slots__ = ("args", "cache", "callee", "offset", "state")
 
     def __init__(self, callee: Global | None, args: object, offset: int) -> None:
         self.callee = callee
         self.args = args
         self.offset = offset
         self.state: object = None
+        self.cache: tuple[object, object] | None = None
+        """What a format hook derived from this object, with the state it derived it from."""
 
 
 class Opaque:
@@ -313,18 +315,32 @@ def looks_like_pickle(first_bytes: bytes) -> bool:
     Protocol 2+ pickles start with PROTO. Protocol 0/1 pickles have no magic (protocol 0 is
     text), so their first bytes must also walk cleanly: "Introduction..." is not a pickle.
     """
+    global _last_sniff
     if not first_bytes:
         return False
     if first_bytes[0] == 0x80:
         return len(first_bytes) < 2 or first_bytes[1] <= HIGHEST_PROTOCOL
     if first_bytes[0] not in _PROTO01_STARTS:
         return False
+    last = _last_sniff
+    if last[0] is first_bytes:  # the dispatcher asks twice about one head: sniff, then itself
+        return last[1]
+    result = _walks_as_pickle(first_bytes)
+    _last_sniff = (first_bytes, result)  # one assignment: safe with threads
+    return result
+
+
+_last_sniff: tuple[bytes, bool] = (b"", False)
+_SNIFF_LIMITS = Limits(max_opcodes=_SNIFF_BYTES)
+
+
+def _walks_as_pickle(first_bytes: bytes) -> bool:
     walker = PickleWalker(
         PickleReader(io.BytesIO(first_bytes[:_SNIFF_BYTES])),
         file="",
         member=None,
         allowlist=_NOTHING_ALLOWED,
-        limits=Limits(max_opcodes=_SNIFF_BYTES),
+        limits=_SNIFF_LIMITS,
         deadline=math.inf,
     )
     scan = walker.walk()
@@ -482,6 +498,8 @@ class PickleWalker:
         return value
 
     def judge(self, module: str, name: str, offset: int, via: str) -> None:
+        if self.allowlist.torchscript and torchscript_global(module, name):
+            return  # TorchScript classes and value builders, in a TorchScript archive's pickle
         found = danger(module, name)
         dotted = f"{module}.{name}"
         if found is not None:
@@ -881,12 +899,20 @@ class PickleWalker:
                         push((self._pop(start + i), b))
                     i += 1
                 elif op == 0x85:  # TUPLE1
-                    push((self._pop(start + i),))
+                    if len(stack) > (marks[-1] if marks else 0):
+                        stack[-1] = (stack[-1],)
+                    else:
+                        push((self._pop(start + i),))
                     i += 1
                 elif op == 0x87:  # TUPLE3
-                    c = self._pop(start + i)
-                    b = self._pop(start + i)
-                    push((self._pop(start + i), b, c))
+                    if len(stack) - (marks[-1] if marks else 0) >= 3:
+                        c = pop()
+                        b = pop()
+                        stack[-1] = (stack[-1], b, c)
+                    else:
+                        c = self._pop(start + i)
+                        b = self._pop(start + i)
+                        push((self._pop(start + i), b, c))
                     i += 1
                 elif op == 0x7D:  # EMPTY_DICT
                     push(SymDict())
@@ -959,6 +985,25 @@ class PickleWalker:
                     args = self._pop(start + i)
                     cls = self._pop(start + i)
                     push(self.call(cls, args, start + i, "NEWOBJ"))
+                    i += 1
+                elif op == 0x58 and n - i >= 5:  # BINUNICODE (protocols 1-3: torch.save)
+                    length = int.from_bytes(buf[i + 1 : i + 5], "little")
+                    end = i + 5 + length
+                    if end <= n and length <= _KEEP_TEXT:
+                        try:
+                            push(buf[i + 5 : end].decode("utf-8", "surrogatepass"))
+                            i = end
+                            continue
+                        except UnicodeDecodeError:
+                            pass
+                    r.i = i + 5
+                    push(self._text(length))
+                    buf, i, n, start = r.buf, r.i, len(r.buf), r.start
+                elif op == 0x74 and marks:  # TUPLE
+                    k = marks.pop()
+                    items = stack[k:]
+                    del stack[k:]
+                    push(tuple(items))
                     i += 1
                 else:
                     r.i = i + 1

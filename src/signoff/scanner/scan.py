@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from signoff.artifacts import list_files
 from signoff.scanner import keras_scan, zipread
 from signoff.scanner.allowlist import Allowlist
 from signoff.scanner.findings import ScanFinding, ScanReport, Severity
@@ -34,6 +33,7 @@ from signoff.scanner.sniff import HDF5_MAGIC, HEAD_BYTES, Format, hdf5_probe_off
 from signoff.scanner.tarread import scan_tar
 from signoff.scanner.torch_legacy import is_torch_legacy, scan_torch_legacy
 from signoff.scanner.torch_zip import is_torch_archive, scan_torch_zip
+from signoff.scanner.walk import DIRECTORY, REGULAR, SYMLINK, Entry, list_entries
 from signoff.scanner.zipread import CHUNK, ExpansionLimit, Inflater, ZipArchive, buffered
 
 if TYPE_CHECKING:
@@ -65,6 +65,15 @@ class ScanContext:
     expanded: int = 0
     formats: list[str] = field(default_factory=list)
     """Formats of the current top-level file and its compression layers, outermost first."""
+    torchscript_depth: int = -1
+    """Depth of the members of the TorchScript archive being scanned (-1: none)."""
+
+    def allowlist_at(self, depth: int) -> Allowlist:
+        """The allowlist for content at ``depth``: TorchScript's for a TorchScript archive's
+        own members (what ``torch.jit.load`` unpickles), the scan's everywhere else."""
+        if depth == self.torchscript_depth:
+            return self.allowlist.for_torchscript()
+        return self.allowlist
 
     def add(self, finding: ScanFinding) -> None:
         self.report.findings.append(finding)
@@ -101,22 +110,56 @@ def scan_path(
 ) -> ScanReport:
     """Scan a file or every file of a directory; ``progress`` gets the bytes read as they go.
 
-    Raises ``ArtifactError`` for paths that cannot be listed (missing, symlinks, devices ...).
+    Symlinks, devices, sockets and FIFOs found are findings (never followed or opened); every
+    regular file is scanned. Raises ``ArtifactError`` only for bad input: a path that does not
+    exist or cannot be inspected, or a directory with nothing in it.
     """
-    files = list_files(path)
+    entries = list_entries(path)
     report = ScanReport(root=str(path))
     ctx = ScanContext(allowlist or Allowlist.default(), limits, report)
-    for relative, size in files:
-        name = path.name if relative == "." else relative
-        full = path if relative == "." else path / relative
+    for entry in entries:
+        name = entry.name
         report.files.append(name)
+        if entry.kind != REGULAR:
+            report.formats[name] = entry.kind
+            ctx.add(_not_regular(entry))
+            continue
         ctx.deadline = time.monotonic() + limits.max_seconds_per_file
         ctx.expanded = 0
         ctx.formats = []
-        _scan_file(full, size, name, ctx, progress)
+        _scan_file(entry.path, entry.size, name, ctx, progress)
         report.formats[name] = "+".join(ctx.formats) or Format.UNKNOWN.value
-        report.bytes_scanned += size
+        report.bytes_scanned += entry.size
     return report
+
+
+def _not_regular(entry: Entry) -> ScanFinding:
+    if entry.kind == SYMLINK:
+        return _finding(
+            "symlink",
+            Severity.CRITICAL,
+            "Symlink in the artifact",
+            f"{entry.name} -> {entry.target}: a symlink can point a loader at any file, e.g. "
+            "ONNX external data outside the model (CVE-2026-27489 class); not followed, "
+            "replace it with the file itself",
+            entry.name,
+        )
+    if entry.error is not None:
+        return _finding(
+            "unreadable",
+            Severity.HIGH,
+            "Directory cannot be read" if entry.kind == DIRECTORY else "Entry cannot be read",
+            f"{entry.error}; what it holds is not scanned",
+            entry.name,
+        )
+    return _finding(
+        "special-file",
+        Severity.HIGH,
+        "Special file in the artifact",
+        f"a {entry.kind.replace('-', ' ')}, not a regular file: reading it can block, return "
+        "endless or changing data, or reach a device; not opened",
+        entry.name,
+    )
 
 
 def _scan_file(
@@ -230,7 +273,7 @@ def _dispatch(
         # anything but a zip): bytes that may start a pickle are also walked as one.
         if seekable:
             stream.seek(0)
-        _speculative_pickle(stream if seekable else io.BytesIO(head), fmt, file, member, ctx)
+        _speculative_pickle(stream if seekable else io.BytesIO(head), fmt, file, member, depth, ctx)
     if hdf5_behind:
         ctx.add(
             _finding(
@@ -269,14 +312,14 @@ def _analyse(
                 stream,
                 file=file,
                 member=member,
-                allowlist=ctx.allowlist,
+                allowlist=ctx.allowlist_at(depth),
                 limits=limits,
                 deadline=ctx.deadline,
             ),
         )
         return Format.TORCH_LEGACY
     if fmt is Format.PICKLE:
-        return _scan_pickle(stream, file, member, ctx)
+        return _scan_pickle(stream, file, member, depth, ctx)
     if fmt is Format.JOBLIB:
         _extend(
             ctx,
@@ -284,7 +327,7 @@ def _analyse(
                 stream,
                 file=file,
                 member=member,
-                allowlist=ctx.allowlist,
+                allowlist=ctx.allowlist_at(depth),
                 limits=limits,
                 deadline=ctx.deadline,
             ),
@@ -296,7 +339,7 @@ def _analyse(
                 stream,
                 file=file,
                 member=member,
-                allowlist=ctx.allowlist,
+                allowlist=ctx.allowlist_at(depth),
                 limits=limits,
                 deadline=ctx.deadline,
             ),
@@ -348,8 +391,10 @@ def _analyse(
     return None
 
 
-def _scan_pickle(stream: BinaryIO, file: str, member: str | None, ctx: ScanContext) -> Format:
-    results = _pickles(stream, file, member, ctx)
+def _scan_pickle(
+    stream: BinaryIO, file: str, member: str | None, depth: int, ctx: ScanContext
+) -> Format:
+    results = _pickles(stream, file, member, depth, ctx)
     for result in results:
         _extend(ctx, result.findings)
     joblib = any(_is_joblib(module) for result in results for module, _, _ in result.globals)
@@ -357,12 +402,12 @@ def _scan_pickle(stream: BinaryIO, file: str, member: str | None, ctx: ScanConte
 
 
 def _speculative_pickle(
-    stream: BinaryIO, fmt: Format, file: str, member: str | None, ctx: ScanContext
+    stream: BinaryIO, fmt: Format, file: str, member: str | None, depth: int, ctx: ScanContext
 ) -> None:
     # Text and other formats often start with a byte a protocol 0/1 pickle may start with (a
     # labels file "cat\ndog\n..." reads as GLOBAL at.dog). Such a walk counts when it names a
     # known-dangerous global, or when it is a whole pickle (up to STOP) naming any global.
-    results = _pickles(stream, file, member, ctx)
+    results = _pickles(stream, file, member, depth, ctx)
     relevant = any(result.complete and result.globals for result in results) or any(
         finding.severity is Severity.CRITICAL for result in results for finding in result.findings
     )
@@ -383,12 +428,14 @@ def _speculative_pickle(
         _extend(ctx, result.findings)
 
 
-def _pickles(stream: BinaryIO, file: str, member: str | None, ctx: ScanContext) -> list[PickleScan]:
+def _pickles(
+    stream: BinaryIO, file: str, member: str | None, depth: int, ctx: ScanContext
+) -> list[PickleScan]:
     return scan_pickles(
         stream,
         file=file,
         member=member,
-        allowlist=ctx.allowlist,
+        allowlist=ctx.allowlist_at(depth),
         limits=ctx.limits,
         deadline=ctx.deadline,
     )

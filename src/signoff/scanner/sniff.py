@@ -74,6 +74,8 @@ _ONNX_MODEL_FIELDS = {
     26: 2,  # configuration
 }
 _ONNX_MAX_IR_VERSION = 64
+_TEXT_SPACES = str.maketrans("", "", "\t\r\n\f")
+"""Whitespace that text has and ``str.isprintable`` refuses."""
 
 
 def sniff(head: bytes, size: int, *, hint: str = "") -> Format:
@@ -266,5 +268,7 @@ def _is_text(head: bytes) -> bool:
         if exc.start < len(head) - 3:
             return False
         text = head[: exc.start].decode("utf-8")
+    if text.translate(_TEXT_SPACES).isprintable():
+        return True  # the usual case, decided in C
     printable = sum(1 for ch in text if ch.isprintable() or ch in "\t\r\n\f")
     return printable >= 0.95 * max(len(text), 1)

@@ -7,7 +7,15 @@ are raw bytes and may be gigabytes, are only sniffed: a pickle hiding under a st
 scanned in full and reported.
 
 TorchScript archives (``code/`` with ``.py`` members, ``constants.pkl``) contain code that
-``torch.jit.load`` compiles and runs, which no pickle allowlist can vouch for.
+``torch.jit.load`` compiles and runs. TorchScript is a restricted, statically typed language: it
+cannot import Python modules or call Python functions, only TorchScript code of the archive and
+registered operators. So the code itself is a note (``info``), unless its sources reach what
+TorchScript can reach beyond tensor maths: operators of other namespaces than torch's own (native
+code from whatever library registered them: ``high``), or Python's ``os``, ``subprocess``,
+``open``, ``eval``/``exec``, ``__import__`` (no legitimate export contains them: ``critical``).
+The archive's pickles name TorchScript classes (``__torch__.*``, compiled from ``code/``) and
+TorchScript's value builders (``torch.jit._pickle.build_intlist`` ...), which are allowed in them
+(see :func:`signoff.scanner.allowlist.torchscript_global`), and only in them.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from signoff.scanner.findings import Severity
+from signoff.scanner.findings import ScanFinding, Severity
 from signoff.scanner.pickle_scan import looks_like_pickle
 from signoff.scanner.zipread import ZipArchive, ZipEntry
 
@@ -26,6 +34,9 @@ _STORAGE = re.compile(r"[^/]+/(?:\.data/|data/)[^/]+")
 _SNIFF_BYTES = 64
 _SMALL_MEMBER = 64
 _MAX_LISTED = 10
+_CORE_OP_NAMESPACES = frozenset({"aten", "prim", "quantized", "_caffe2"})
+_OPS = re.compile(r"(?<![\w.])(?:torch\s*\.\s*)?(ops|classes)\s*\.\s*([A-Za-z_]\w*)")
+_PYTHON = re.compile(r"__import__|\b(?:os\s*\.|subprocess\b|open\s*\(|eval\b|exec\b)")
 
 
 def is_torch_archive(names: list[str]) -> bool:
@@ -38,21 +49,27 @@ def is_torch_archive(names: list[str]) -> bool:
 def scan_torch_zip(archive: ZipArchive, ctx: ScanContext, depth: int) -> None:
     """Scan a PyTorch zip: structure notes, TorchScript code, then every member."""
     _report_layout(archive)
-    _report_torchscript(archive)
+    torchscript = _report_torchscript(archive, ctx)
     _report_version(archive, ctx)
-    for entry in archive.entries:
-        ctx.check_time()
-        if entry.is_dir:
-            continue
-        if _STORAGE.fullmatch(entry.name) and not entry.name.endswith(".pkl"):
-            _scan_storage(archive, entry, ctx, depth)
-            continue
-        member = archive.open(entry, ctx.charge_expanded)
-        if member is None:
-            continue
-        path = archive.member_path(entry)
-        ctx.nested(member.stream(), entry.size, file=archive.file, member=path, depth=depth + 1)
-        archive.finish(member)
+    outer = ctx.torchscript_depth
+    if torchscript:
+        ctx.torchscript_depth = depth + 1  # the archive's own pickles, as torch.jit.load reads
+    try:
+        for entry in archive.entries:
+            ctx.check_time()
+            if entry.is_dir:
+                continue
+            if _STORAGE.fullmatch(entry.name) and not entry.name.endswith(".pkl"):
+                _scan_storage(archive, entry, ctx, depth)
+                continue
+            member = archive.open(entry, ctx.charge_expanded)
+            if member is None:
+                continue
+            path = archive.member_path(entry)
+            ctx.nested(member.stream(), entry.size, file=archive.file, member=path, depth=depth + 1)
+            archive.finish(member)
+    finally:
+        ctx.torchscript_depth = outer
 
 
 def _scan_storage(archive: ZipArchive, entry: ZipEntry, ctx: ScanContext, depth: int) -> None:
@@ -93,18 +110,87 @@ def _report_layout(archive: ZipArchive) -> None:
         )
 
 
-def _report_torchscript(archive: ZipArchive) -> None:
+def _report_torchscript(archive: ZipArchive, ctx: ScanContext) -> bool:
+    """Review a TorchScript archive's sources; whether the archive is one."""
     code = [name for name in archive.names if _is_torchscript_code(name)]
     if not code and not any(_base(name) == "constants.pkl" for name in archive.names):
-        return
+        return False
+    sources = [e for e in archive.entries if e.name.endswith(".py") and not e.is_dir]
+    cap = ctx.limits.max_header_bytes
+    flagged = False
+    for entry in sources:
+        ctx.check_time()
+        data = archive.read_small(entry, cap, ctx.charge_expanded)
+        if data is None:
+            flagged = True
+            archive.add(
+                "torch/torchscript-unreadable",
+                Severity.HIGH,
+                "TorchScript source cannot be reviewed",
+                f"unreadable or larger than {cap} bytes; torch.jit.load compiles and runs it",
+                entry.data_offset,
+                entry,
+            )
+            continue
+        for finding in _review_source(data.decode("utf-8", "replace"), archive, entry):
+            archive.findings.append(finding)
+            flagged = True
     shown = ", ".join(code[:_MAX_LISTED]) + (" ..." if len(code) > _MAX_LISTED else "")
+    # The code itself is a note; what in it is dangerous has findings of its own.
     archive.add(
         "torch/torchscript-code",
-        Severity.HIGH,
-        "TorchScript code is executed by torch.jit.load",
+        Severity.INFO,
+        "Contains TorchScript code, run by torch.jit.load",
         f"TorchScript archive with {len(code)} code members ({shown or 'constants.pkl only'}): "
-        "the code is compiled and run on load; review it or export weights only",
+        "torch.jit.load compiles and runs it; review its source in code/"
+        + (" (see the findings on its sources)" if flagged else ""),
     )
+    return True
+
+
+def _review_source(text: str, archive: ZipArchive, entry: ZipEntry) -> list[ScanFinding]:
+    """What in a TorchScript source reaches beyond TorchScript's own operators."""
+    path = archive.member_path(entry)
+    found: list[ScanFinding] = []
+    custom = sorted(
+        {
+            f"{kind}.{namespace}"
+            for kind, namespace in _OPS.findall(text)
+            if namespace not in _CORE_OP_NAMESPACES
+        }
+    )
+    if custom:
+        found.append(
+            ScanFinding(
+                "torch/torchscript-custom-ops",
+                Severity.HIGH,
+                "TorchScript calls operators outside torch's own",
+                f"uses {', '.join(custom[:_MAX_LISTED])}: native code registered by some other "
+                "library, run by the model's forward",
+                archive.file,
+                path,
+                entry.data_offset,
+                custom[0],
+            )
+        )
+    python = (
+        sorted({match.group(0) for match in _PYTHON.finditer(text)}) if _PYTHON.search(text) else []
+    )
+    if python:
+        found.append(
+            ScanFinding(
+                "torch/torchscript-python",
+                Severity.CRITICAL,
+                "TorchScript source reaches Python or the system",
+                f"mentions {', '.join(map(repr, python[:_MAX_LISTED]))}: no exported model needs "
+                "them; treat the archive as malicious unless its producer can explain it",
+                archive.file,
+                path,
+                entry.data_offset,
+                python[0],
+            )
+        )
+    return found
 
 
 def _report_version(archive: ZipArchive, ctx: ScanContext) -> None:

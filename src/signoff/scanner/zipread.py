@@ -44,9 +44,14 @@ _EOCD64 = b"PK\x06\x06"
 _EOCD64_LOCATOR = b"PK\x06\x07"
 _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
+_DESCRIPTOR = b"PK\x07\x08"
 _EOCD_SIZE = 22
 _MAX_COMMENT = 0xFFFF
-_STORED, _DEFLATED, _BZIP2 = 0, 8, 12
+_STORED, _DEFLATED, _BZIP2, _LZMA = 0, 8, 12, 14
+_METHOD_KINDS = {_DEFLATED: "deflate", _BZIP2: "bzip2", _LZMA: "zip-lzma"}
+"""Compression methods read here (Python's zipfile reads the same ones; miniz only deflate)."""
+_LZMA_HEADER = 4
+"""Zip LZMA members start with a version (2 bytes) and the size of the properties (2 bytes)."""
 _FLAG_ENCRYPTED = 0x0001
 _FLAG_DESCRIPTOR = 0x0008
 _FLAG_UTF8 = 0x0800
@@ -104,7 +109,8 @@ class Window(io.RawIOBase):
 class Inflater(io.RawIOBase):
     """Streams the decompression of ``source`` in bounded steps, computing size and CRC-32.
 
-    ``kind``: ``deflate`` (raw, zip members), ``zlib``, ``gzip``, ``bzip2``, ``xz`` (also .lzma).
+    ``kind``: ``deflate`` (raw, zip members), ``zip-lzma`` (zip method 14: a small header, then
+    raw LZMA1, as Python's zipfile reads it), ``zlib``, ``gzip``, ``bzip2``, ``xz`` (also .lzma).
     Whole-file formats restart after a stream ends, as their tools read concatenated streams.
     Output stops at ``max_output`` (``overflow`` is then set); ``charge`` is called with every
     produced amount and may raise ``ExpansionLimit``. Corrupt data ends the stream and sets
@@ -142,6 +148,8 @@ class Inflater(io.RawIOBase):
     def _new(self) -> None:
         if self._kind == "bzip2":
             self._other = bz2.BZ2Decompressor()
+        elif self._kind == "zip-lzma":
+            self._other = None  # made once the header with the LZMA properties is read
         elif self._kind == "xz":
             self._other = lzma.LZMADecompressor(lzma.FORMAT_AUTO)
         else:
@@ -206,15 +214,43 @@ class Inflater(io.RawIOBase):
             out = self._zlib.decompress(self._pending, want)
             self._pending = self._zlib.unconsumed_tail
             return out
-        assert self._other is not None
+        if self._other is None:
+            return self._lzma_header()
         if self._other.eof:
             return self._next_stream(self._other.unused_data, want)
         data = b""
         if self._other.needs_input:
-            data = self._fetch()
+            data = self._pending or self._fetch()
+            self._pending = b""
             if not data:
+                if self._kind == "zip-lzma":
+                    # Without an end marker (flag bit 1 unset) the stream just stops; the
+                    # member's size and CRC are checked against the directory by the caller.
+                    self.done = True
+                    return b""
                 return self._truncated()
         return self._other.decompress(data, want)
+
+    def _lzma_header(self) -> bytes:
+        # As CPython's zipfile.LZMADecompressor: version, properties size, properties, then a
+        # raw LZMA1 stream with those properties.
+        while True:
+            if len(self._pending) >= _LZMA_HEADER:
+                header_end = _LZMA_HEADER + int.from_bytes(self._pending[2:4], "little")
+                if len(self._pending) >= header_end:
+                    break
+            more = self._fetch()
+            if not more:
+                return self._truncated()
+            self._pending += more
+        filters = [
+            lzma._decode_filter_properties(  # type: ignore[attr-defined]
+                lzma.FILTER_LZMA1, self._pending[_LZMA_HEADER:header_end]
+            )
+        ]
+        self._other = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters)
+        self._pending = self._pending[header_end:]
+        return b""
 
     def _truncated(self) -> bytes:
         self.error = f"{self._kind} data ends before its stream does"
@@ -223,7 +259,7 @@ class Inflater(io.RawIOBase):
 
     def _next_stream(self, unused: bytes, want: int) -> bytes:
         # zip members end with their deflate stream; whole files may hold several streams.
-        if self._kind == "deflate":
+        if self._kind in ("deflate", "zip-lzma"):
             self.done = True
             return b""
         rest = unused or self._pending or self._fetch()
@@ -330,10 +366,9 @@ class ZipArchive:
         source = Window(self.stream, entry.data_offset, entry.compressed_size)
         if entry.method == _STORED:
             return Member(entry, source, None)
-        kind = "deflate" if entry.method == _DEFLATED else "bzip2"
         inflater = Inflater(
             buffered(source),
-            kind,
+            _METHOD_KINDS[entry.method],
             compressed_size=entry.compressed_size,
             max_output=entry.size,
             charge=charge,
@@ -660,22 +695,50 @@ def _check_entries(archive: ZipArchive) -> None:
 def _check_descriptors(archive: ZipArchive) -> None:
     # With a data descriptor the local header has no sizes: readers that use the central
     # directory (torch, zipfile) agree, streaming readers must find the member's end themselves,
-    # which for a stored member means guessing.
+    # which for a stored member means searching for the descriptor. PyTorch's writer always
+    # works this way; what matters is whether each descriptor, where the central directory says
+    # the data ends, repeats the central CRC and sizes (the data's own CRC is checked when the
+    # member is read). One that does not is what a reader-confusion trick looks like.
     described = [entry for entry in archive.entries if entry.flags & _FLAG_DESCRIPTOR]
     if not described:
         return
-    stored = [entry.name for entry in described if entry.method == _STORED]
+    odd = [entry for entry in described if not _descriptor_agrees(archive, entry)]
+    if not odd:
+        archive.add(
+            "data-descriptor",
+            Severity.INFO,
+            "Member sizes in data descriptors",
+            f"{len(described)} members keep their sizes after their data; every descriptor "
+            "matches the central directory",
+        )
+        return
+    stored = [entry.name for entry in odd if entry.method == _STORED]
     archive.add(
         "data-descriptor",
-        Severity.LOW if stored else Severity.INFO,
-        "Member sizes in data descriptors",
-        f"{len(described)} members keep their sizes after their data"
+        Severity.MEDIUM if stored else Severity.LOW,
+        "Data descriptors disagree with the central directory",
+        f"{len(odd)} of {len(described)} members have no data descriptor matching their central "
+        f"CRC and sizes where their data ends ({_listed([entry.name for entry in odd])})"
         + (
-            f"; stored ones ({_listed(stored)}) are ambiguous to streaming readers"
+            f"; stored ones ({_listed(stored)}) end elsewhere for streaming readers"
             if stored
             else ""
         ),
     )
+
+
+def _descriptor_agrees(archive: ZipArchive, entry: ZipEntry) -> bool:
+    if entry.data_offset is None:
+        return True  # unusable member: reported on its own
+    at = entry.data_offset + entry.compressed_size
+    archive.stream.seek(at)
+    record = archive.stream.read(24)
+    if record[:4] == _DESCRIPTOR:
+        record = record[4:]
+    expected = (entry.crc, entry.compressed_size, entry.size)
+    if len(record) >= 12 and struct.unpack_from("<3L", record) == expected:
+        return True
+    return len(record) >= 20 and struct.unpack_from("<L2Q", record) == expected
 
 
 def _check_entry(archive: ZipArchive, entry: ZipEntry) -> None:
@@ -698,7 +761,7 @@ def _check_entry(archive: ZipArchive, entry: ZipEntry) -> None:
             entry.header_offset,
             entry,
         )
-    if entry.method not in (_STORED, _DEFLATED, _BZIP2):
+    if entry.method != _STORED and entry.method not in _METHOD_KINDS:
         archive.add(
             "unsupported-method",
             Severity.HIGH,
@@ -708,11 +771,11 @@ def _check_entry(archive: ZipArchive, entry: ZipEntry) -> None:
             entry,
         )
         entry.data_offset = None
-    elif entry.method == _BZIP2:
+    elif entry.method in (_BZIP2, _LZMA):
         archive.add(
             "unusual-method",
-            Severity.LOW,
-            "Member compressed with bzip2",
+            Severity.INFO,
+            f"Member compressed with {'bzip2' if entry.method == _BZIP2 else 'LZMA'}",
             "Python's zipfile (Keras, numpy) reads it, PyTorch's reader cannot; scanned",
             entry.header_offset,
             entry,

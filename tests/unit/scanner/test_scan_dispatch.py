@@ -223,11 +223,20 @@ def test_pickle_with_text_prefix_decoy(tmp_path: Path) -> None:
     assert blocking(report.findings, "x.txt")
 
 
-def test_symlinks_are_refused(tmp_path: Path) -> None:
+def test_symlinks_are_findings_not_errors(tmp_path: Path) -> None:
+    # Symlinks are reported, never followed; the regular files are still scanned (walk tests in
+    # test_walk.py).
     (tmp_path / "a.pkl").write_bytes(EVIL)
     (tmp_path / "link.pkl").symlink_to(tmp_path / "a.pkl")
+    report = scan_path(tmp_path)
+    assert report.formats["link.pkl"] == "symlink"
+    assert "scanner/symlink" in rules(report.findings)
+    assert blocking(report.findings, "a.pkl")
+
+
+def test_missing_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError):
-        scan_path(tmp_path)
+        scan_path(tmp_path / "nope")
 
 
 def test_progress_reports_every_byte(tmp_path: Path) -> None:

@@ -238,7 +238,8 @@ def test_member_count_limit(tmp_path: Path, state_dict_pickle: bytes) -> None:
     assert report.result == "fail"
 
 
-def test_torchscript_code_is_high(tmp_path: Path) -> None:
+def test_torchscript_code_is_a_note_unless_dangerous(tmp_path: Path) -> None:
+    # Hand-built (no torch needed); real torch.jit.save archives are in test_torchscript.py.
     members = {
         "model/data.pkl": pickle.dumps({"a": 1}, protocol=2),
         "model/code/__torch__/model.py": b"def forward(self, x):\n    return x\n",
@@ -247,8 +248,27 @@ def test_torchscript_code_is_high(tmp_path: Path) -> None:
     }
     report = scan_bytes(tmp_path, torch_zip(members), "scripted.pt")
     code = [f for f in report.findings if f.rule_id == "torch/torchscript-code"]
-    assert code and code[0].severity is Severity.HIGH
+    assert code and code[0].severity is Severity.INFO
     assert "torch.jit.load" in code[0].title
+    assert report.result == "pass"
+    members["model/code/__torch__/model.py"] += b"def g(x):\n    return ops.mylib.run(x)\n"
+    members["model/code/__torch__/util.py"] = b"def h(x):\n    os.system('id')\n    return x\n"
+    report = scan_bytes(tmp_path, torch_zip(members), "scripted.pt")
+    severities = {f.rule_id: f.severity for f in report.findings}
+    assert severities["torch/torchscript-custom-ops"] is Severity.HIGH
+    assert severities["torch/torchscript-python"] is Severity.CRITICAL
+    assert report.result == "fail"
+
+
+def test_torchscript_source_too_big_to_review_fails_closed(tmp_path: Path) -> None:
+    members = {
+        "model/data.pkl": pickle.dumps({"a": 1}, protocol=2),
+        "model/code/__torch__/model.py": b"# padding\n" * 200,
+        "model/constants.pkl": pickle.dumps((), protocol=2),
+    }
+    report = scan_bytes(tmp_path, torch_zip(members), limits=Limits(max_header_bytes=100))
+    unreadable = [f for f in report.findings if f.rule_id == "torch/torchscript-unreadable"]
+    assert unreadable and unreadable[0].severity is Severity.HIGH
 
 
 def test_odd_version_is_low(tmp_path: Path, state_dict_pickle: bytes) -> None:

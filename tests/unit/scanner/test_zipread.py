@@ -97,13 +97,76 @@ def test_clean_zip_passes(tmp_path: Path) -> None:
     assert report.formats == {"archive.zip": "zip"}
 
 
-@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2])
+METHODS = [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
+
+
+@pytest.mark.parametrize("method", METHODS)
 def test_pickle_under_any_name_is_scanned(tmp_path: Path, method: int) -> None:
     data = make_zip({"README.txt": b"hi", "notes.txt": EVIL}, method)
     report = scan_path(save(tmp_path, data))
     assert payload_found(report.findings, "notes.txt")
     assert report.result == "fail"
-    assert ("zip/unusual-method" in rules(report.findings)) == (method == zipfile.ZIP_BZIP2)
+    unusual = method in (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+    assert ("zip/unusual-method" in rules(report.findings)) == unusual
+
+
+def safetensors_bytes() -> bytes:
+    header = b'{"w":{"dtype":"F32","shape":[256],"data_offsets":[0,1024]}}'
+    return struct.pack("<Q", len(header)) + header + struct.pack("<256f", *range(256))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_clean_bundle_passes_with_every_zipfile_method(tmp_path: Path, method: int) -> None:
+    # zipfile.ZIP_LZMA (method 14) was once "unsupported" (high): a false alarm on a clean zip.
+    config = b'{"architectures": ["Tiny"], "hidden_size": 16}'
+    data = make_zip(
+        {"model/config.json": config, "model/model.safetensors": safetensors_bytes()}, method
+    )
+    report = scan_path(save(tmp_path, data))
+    assert report.result == "pass", report.findings
+    assert not [f for f in report.findings if f.severity is not Severity.INFO]
+
+
+def test_lzma_member_is_decompressed_like_zipfile(tmp_path: Path) -> None:
+    body = pickle.dumps(list(range(20_000)), protocol=4)
+    data = make_zip({"big.pkl": body, "evil.pkl": EVIL}, zipfile.ZIP_LZMA)
+    assert zipfile.ZipFile(io.BytesIO(data)).read("big.pkl") == body
+    report = scan_path(save(tmp_path, data))
+    assert payload_found(report.findings, "evil.pkl")
+    assert not {"zip/crc-mismatch", "zip/size-mismatch", "zip/corrupt-data"} & rules(
+        report.findings
+    )
+
+
+def test_lzma_bomb_is_not_expanded(tmp_path: Path) -> None:
+    data = make_zip({"zeros.bin": b"\x00" * (64 << 20)}, zipfile.ZIP_LZMA)
+    report = scan_path(save(tmp_path, data))
+    bombs = [f for f in report.findings if f.rule_id == "zip/compression-bomb"]
+    assert bombs and bombs[0].severity is Severity.HIGH
+
+
+def test_lzma_member_lying_about_its_size_is_cut_at_that_size(tmp_path: Path) -> None:
+    data = bytearray(make_zip({"a.pkl": CLEAN + b"\x00" * 5000}, zipfile.ZIP_LZMA))
+    at = central_offset(bytes(data), "a.pkl")
+    struct.pack_into("<I", data, at + 24, len(CLEAN))  # claims fewer bytes than it expands to
+    report = scan_path(save(tmp_path, bytes(data)))
+    assert "zip/size-mismatch" in rules(report.findings)
+    assert report.result == "fail"
+
+
+@pytest.mark.parametrize("damage", ["properties", "stream", "truncated-header"])
+def test_corrupt_lzma_member_is_a_finding(tmp_path: Path, damage: str) -> None:
+    data = bytearray(make_zip({"a.pkl": CLEAN * 50}, zipfile.ZIP_LZMA))
+    start = local_offset(bytes(data), "a.pkl") + 30 + len("a.pkl")
+    if damage == "properties":
+        data[start + 4] = 0xFF  # lc/lp/pb byte out of range
+    elif damage == "stream":
+        data[start + 9 + 10 : start + 9 + 40] = b"\xff" * 30
+    else:
+        struct.pack_into("<H", data, start + 2, 60_000)  # properties longer than the member
+    report = scan_path(save(tmp_path, bytes(data)))
+    assert {"zip/corrupt-data", "zip/crc-mismatch", "zip/size-mismatch"} & rules(report.findings)
+    assert report.result == "fail"
 
 
 def test_encryption_flag_is_reported_and_data_still_scanned(tmp_path: Path) -> None:
@@ -134,6 +197,77 @@ def test_data_descriptors_are_normal(tmp_path: Path) -> None:
         ("zip/data-descriptor", Severity.INFO)
     ]
     assert payload_found(scan_path(save(tmp_path, data)).findings, "evil.pkl")
+
+
+def _streamed_zip(members: dict[str, bytes], method: int) -> bytes:
+    out = _Unseekable()
+    with zipfile.ZipFile(out, "w", method) as writer:
+        for name, data in members.items():
+            writer.writestr(name, data)  # a streamed write: sizes go in a data descriptor
+    return out.getvalue()
+
+
+def _descriptor_offset(data: bytes, name: str) -> int:
+    at = local_offset(data, name)
+    name_len, extra_len = struct.unpack_from("<2H", data, at + 26)
+    csize = struct.unpack_from("<I", data, central_offset(data, name) + 20)[0]
+    return int(at + 30 + name_len + extra_len + csize)
+
+
+@pytest.mark.parametrize(("method", "severity"), [(0, Severity.MEDIUM), (8, Severity.LOW)])
+@pytest.mark.parametrize("field", [4, 8, 12])  # CRC, compressed size, size
+def test_data_descriptor_disagreeing_with_directory(
+    method: int, severity: Severity, field: int
+) -> None:
+    data = bytearray(_streamed_zip({"a.pkl": CLEAN, "b.txt": b"hello"}, method))
+    at = _descriptor_offset(bytes(data), "a.pkl")
+    assert data[at : at + 4] == b"PK\x07\x08"
+    struct.pack_into("<I", data, at + field, 0x0BAD)
+    archive = read_archive(
+        io.BytesIO(bytes(data)), len(data), file="a", member=None, limits=Limits()
+    )
+    found = [f for f in archive.findings if f.rule_id == "zip/data-descriptor"]
+    assert [f.severity for f in found] == [severity]
+    assert "'a.pkl'" in found[0].detail and "'b.txt'" not in found[0].detail
+
+
+def test_stored_members_with_matching_descriptors_are_info(tmp_path: Path) -> None:
+    data = _streamed_zip({"a.pkl": CLEAN, "b.txt": b"hello"}, zipfile.ZIP_STORED)
+    report = scan_path(save(tmp_path, data))
+    assert report.result == "pass", report.findings
+    assert [(f.rule_id, f.severity) for f in report.findings] == [
+        ("zip/data-descriptor", Severity.INFO)
+    ]
+
+
+def test_descriptor_without_signature_and_zip64_sizes_agree() -> None:
+    # The signature is optional, and ZIP64 descriptors carry 8-byte sizes.
+    data = bytearray(_streamed_zip({"a.pkl": CLEAN}, zipfile.ZIP_STORED))
+    at = _descriptor_offset(bytes(data), "a.pkl")
+    crc, csize, size = struct.unpack_from("<3I", data, at + 4)
+    for record in (struct.pack("<3I", crc, csize, size), struct.pack("<I2Q", crc, csize, size)):
+        patched = bytes(data[:at]) + record + bytes(data[at + 16 :])
+        shift = len(record) - 16
+        out = bytearray(patched)
+        eocd = out.rfind(b"PK\x05\x06")
+        cd = struct.unpack_from("<I", out, eocd + 16)[0]
+        struct.pack_into("<I", out, eocd + 16, cd + shift)
+        archive = read_archive(
+            io.BytesIO(bytes(out)), len(out), file="a", member=None, limits=Limits()
+        )
+        assert [(f.rule_id, f.severity) for f in archive.findings] == [
+            ("zip/data-descriptor", Severity.INFO)
+        ]
+
+
+def test_real_torch_save_is_clean_not_warn(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(4, 2).state_dict(), path)
+    report = scan_path(path)
+    assert report.result == "pass", report.findings
+    descriptor = [f for f in report.findings if f.rule_id == "zip/data-descriptor"]
+    assert [f.severity for f in descriptor] == [Severity.INFO]
 
 
 def test_local_central_name_mismatch() -> None:
@@ -169,8 +303,10 @@ def test_path_traversal_names(name: str) -> None:
 
 
 def test_unsupported_method_fails_closed(tmp_path: Path) -> None:
-    data = make_zip({"a.pkl": EVIL}, zipfile.ZIP_LZMA)
-    report = scan_path(save(tmp_path, data))
+    data = bytearray(make_zip({"a.pkl": EVIL}, zipfile.ZIP_DEFLATED))
+    for at in (central_offset(bytes(data), "a.pkl") + 10, local_offset(bytes(data), "a.pkl") + 8):
+        struct.pack_into("<H", data, at, 93)  # zstd, which Python 3.14's zipfile reads
+    report = scan_path(save(tmp_path, bytes(data)))
     unsupported = [f for f in report.findings if f.rule_id == "zip/unsupported-method"]
     assert unsupported and unsupported[0].severity is Severity.HIGH
 
