@@ -10,6 +10,7 @@ installed. Tensor data is never read.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import re
@@ -449,20 +450,22 @@ def _excerpt(tag: str, at: int) -> str:
 
 
 def _jinja_findings(text: str) -> list[tuple[Severity, str, str]]:
-    """What Jinja's own parser shows, when jinja2 is installed (parsing executes nothing)."""
-    try:
-        jinja2: Any = importlib.import_module("jinja2")
-        nodes: Any = importlib.import_module("jinja2.nodes")
-    except ImportError:
+    """What Jinja's own parser shows, when jinja2 is installed (parsing executes nothing).
+
+    Parsing costs far more than the rest of a GGUF scan, so it is skipped when
+    :func:`_parse_can_find` shows that no construct reported below can be in the template.
+    """
+    jinja = _jinja()
+    if jinja is None or not _parse_can_find(text, jinja):
         return []
-    environment = jinja2.Environment(extensions=["jinja2.ext.loopcontrols"])
     try:
-        tree = environment.parse(text)
-    except jinja2.TemplateSyntaxError:
+        tree = jinja.environment.parse(text)
+    except jinja.syntax_error:
         # The loader would refuse the template too; the text rules above still apply.
         return []
     except RecursionError:
         return [(Severity.HIGH, "template nested too deeply to parse", text[:120])]
+    nodes = jinja.nodes
     out: list[tuple[Severity, str, str]] = []
     for node in tree.find_all(nodes.Node):
         reason = _node_reason(node, nodes)
@@ -470,6 +473,100 @@ def _jinja_findings(text: str) -> list[tuple[Severity, str, str]]:
             severity, why = reason
             out.append((severity, why, _node_excerpt(text, node)))
     return out
+
+
+@dataclass(frozen=True)
+class _Jinja:
+    environment: Any
+    nodes: Any
+    syntax_error: type[Exception]
+    tokens: tuple[re.Pattern[str], ...]
+    """Jinja's own token patterns inside tags, in its order: space, float, int, name, string."""
+    operator: re.Pattern[str]
+
+
+@functools.cache
+def _jinja() -> _Jinja | None:
+    """jinja2, imported and set up once (an Environment is safe to share for parsing)."""
+    try:
+        jinja2: Any = importlib.import_module("jinja2")
+        nodes: Any = importlib.import_module("jinja2.nodes")
+        lexer: Any = importlib.import_module("jinja2.lexer")
+    except ImportError:
+        return None
+    return _Jinja(
+        environment=jinja2.Environment(extensions=["jinja2.ext.loopcontrols"]),
+        nodes=nodes,
+        syntax_error=jinja2.TemplateSyntaxError,
+        tokens=(
+            lexer.whitespace_re,
+            lexer.float_re,
+            lexer.integer_re,
+            lexer.name_re,
+            lexer.string_re,
+        ),
+        operator=lexer.operator_re,
+    )
+
+
+# What the parse reports needs one of these in the text (see _node_reason): a private attribute
+# (".", "_"), a string whose value starts with "_" (written, escaped or after a line
+# continuation), a name it looks for, or an item subscript holding an operator (checked by
+# _computed_item). Deep nesting, which makes the parser recurse too deeply, needs many openers.
+_PARSE_TRIGGERS = re.compile(
+    r"\.\s*_|['\"]_|\\(?![ntr\\'\"])|\b(?:cycler|joiner|lipsum|self|config|request|url_for|os|sys|"
+    r"import|include|extends|attr|eval|exec|popen|getattr|setattr|open)\b|"
+    r"\bnamespace[\s)]*\.|\bsystem[\s)]*\("
+)
+_ITEM_OPERATORS = frozenset({"~", "+", "*", "**", "%", "|"})
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+_MAX_UNPARSED_OPENERS = 48
+_MAX_UNPARSED_BLOCKS = 128
+
+
+def _parse_can_find(text: str, jinja: _Jinja) -> bool:
+    """False only when Jinja's parse of ``text`` cannot yield a finding (conservative)."""
+    if _PARSE_TRIGGERS.search(text) is not None:
+        return True
+    openers = text.count("(") + text.count("[") + text.count("{")
+    tags = text.count("{%") + text.count("{{") + text.count("{#")
+    if openers - tags > _MAX_UNPARSED_OPENERS or text.count("{%") > _MAX_UNPARSED_BLOCKS:
+        return True
+    at = text.find("[")
+    while at >= 0:
+        if _computed_item(text, at + 1, jinja):
+            return True
+        at = text.find("[", at + 1)
+    return False
+
+
+def _computed_item(text: str, pos: int, jinja: _Jinja) -> bool:
+    """Whether the subscript opened just before ``pos`` may hold an operator (tokenised as
+    Jinja does inside a tag; anything unexpected counts as yes)."""
+    expected = ["]"]
+    end = len(text)
+    while pos < end:
+        for pattern in jinja.tokens:
+            match = pattern.match(text, pos)
+            if match is not None and match.end() > pos:
+                pos = match.end()
+                break
+        else:
+            match = jinja.operator.match(text, pos)
+            if match is None:
+                return True
+            pos = match.end()
+            token = match.group()
+            if token in _ITEM_OPERATORS:
+                return True
+            if token in _CLOSERS:
+                expected.append(_CLOSERS[token])
+            elif token in (")", "]", "}"):
+                if expected.pop() != token:
+                    return True
+                if not expected:
+                    return False
+    return True
 
 
 def _node_reason(node: Any, nodes: Any) -> tuple[Severity, str] | None:

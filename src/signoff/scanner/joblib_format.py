@@ -65,7 +65,7 @@ _SHADOW_RUN = 1000
 _SHADOW_IMPORTS = frozenset({RULE_DANGEROUS, RULE_UNLISTED})
 _IDENTIFIER_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _STEP = 1 << 16
-_OPCODES = frozenset(ord(code) for code in pickletools.code2op)
+_OPCODES = frozenset(ord(opcode.code) for opcode in pickletools.opcodes)
 """Bytes that are pickle opcodes (protocols 0-5)."""
 _ZFILE_HEADER = 2 + 19
 """``ZF`` plus the hex length joblib <= 0.9 wrote before its zlib data."""

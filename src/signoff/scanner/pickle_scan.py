@@ -864,7 +864,10 @@ class PickleWalker:
                         self.malformed("MEMOIZE on an empty stack", start + i)
                     i += 1
                 elif op == 0x71:  # BINPUT
-                    self._memo_put(buf[i + 1], start + i)
+                    if len(stack) > (marks[-1] if marks else 0) and len(memo) < _MAX_MEMO:
+                        memo[buf[i + 1]] = stack[-1]
+                    else:  # underflow or memo limit: reported there
+                        self._memo_put(buf[i + 1], start + i)
                     i += 2
                 elif op == 0x68:  # BINGET
                     value = memo.get(buf[i + 1], memo)

@@ -78,7 +78,7 @@ def _scan_storage(archive: ZipArchive, entry: ZipEntry, ctx: ScanContext, depth:
     member = archive.open(entry, ctx.charge_expanded)
     if member is None:
         return
-    head = member.stream().read(_SNIFF_BYTES)
+    head = member.raw().read(_SNIFF_BYTES) or b""
     archive.finish(member, verify=False)
     if not looks_like_pickle(head):
         return

@@ -80,6 +80,10 @@ class Window(io.RawIOBase):
         self._length = length
         self._pos = 0
 
+    @property
+    def length(self) -> int:
+        return self._length
+
     def readable(self) -> bool:
         return True
 
@@ -442,15 +446,19 @@ class Member:
     inflater: Inflater | None
 
     def stream(self) -> BinaryIO:
+        return buffered(self.raw())
+
+    def raw(self) -> io.RawIOBase:
+        """The unbuffered stream: for a few bytes, where a buffer would read 64 KiB ahead."""
         raw = self.window if self.window is not None else self.inflater
         assert raw is not None
-        return buffered(raw)
+        return raw
 
 
 def _crc_of(window: Window, tick: Callable[[], None]) -> tuple[int, int]:
     window.seek(0)
     crc = size = 0
-    buffer = bytearray(CHUNK * 16)
+    buffer = bytearray(max(1, min(CHUNK * 16, window.length)))
     while count := window.readinto(buffer):
         crc = zlib.crc32(memoryview(buffer)[:count], crc)
         size += count

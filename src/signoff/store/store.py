@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import DatabaseError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from signoff.artifacts import Manifest
 from signoff.domain import (
@@ -185,7 +185,34 @@ class StoreSession:
             .where(VersionRow.stage.in_([s.value for s in stages]))
             .order_by(ModelRow.name, VersionRow.number)
         ).all()
-        return [self._version(name, row) for row, name in rows]
+        aliases: dict[int, list[str]] = {}
+        for version_id, name in self.session.execute(select(AliasRow.version_id, AliasRow.name)):
+            aliases.setdefault(version_id, []).append(name)
+        return [self._version(name, row, aliases) for row, name in rows]
+
+    def all_alias_moves(self) -> list[tuple[str, str, int | None, int, str, str]]:
+        """Every alias move of every model as ``(model, alias, from, to, by, at ISO)``."""
+        source = aliased(VersionRow)
+        target = aliased(VersionRow)
+        rows = self.session.execute(
+            select(
+                ModelRow.name,
+                AliasMoveRow.alias,
+                source.number,
+                target.number,
+                AliasMoveRow.moved_by,
+                AliasMoveRow.moved_at,
+            )
+            .join(ModelRow, AliasMoveRow.model_id == ModelRow.id)
+            .join(target, AliasMoveRow.to_version_id == target.id)
+            .outerjoin(source, AliasMoveRow.from_version_id == source.id)
+            .order_by(AliasMoveRow.id),
+            execution_options={"yield_per": 50_000},
+        )
+        return [
+            (model, alias, from_n, to_n, by, at.isoformat())
+            for model, alias, from_n, to_n, by, at in rows
+        ]
 
     def iter_raw_versions(self) -> Iterator[tuple[str, int, str, Version | None]]:
         """Every version as ``(model, number, stage, entity or None if unreadable)``.

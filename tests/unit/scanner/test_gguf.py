@@ -305,3 +305,62 @@ def test_fuzz_mutated_headers_never_raise(edits: list[tuple[int, int]], cut: int
     started = time.monotonic()
     scan(bytes(data[:cut]))
     assert time.monotonic() - started < 2
+
+
+# --- The parse is skipped only when it cannot find anything -------------------------------------
+
+_PIECES = [
+    "{{ ", " }}", "{% ", " %}", "{% set n = ", "{% for m in messages %}", "{% endfor %}",
+    "x", "message", "messages", "loop.index0", "m", ".", ". ", "._x", ".__class__", "[", "]",
+    "(", ")", "'role'", "'_'", "'__cla'", "'ss__'", "'\\x5f'", "'\\n'", "'[INST]'", "']'",
+    " ~ ", " + ", " * 2", " % ", "|trim", "|attr", "|format(95)", " - 1", ":", ",", "0", "1",
+    "os", "self", "namespace", "ns", "system", "open", "import", "'a'", "\"_b\"", "\\\n",
+    "{{ x[", "{{ (", "}", "{", "-", "{#", "#}", "mro", "lipsum", " ",
+]  # fmt: skip
+
+
+@pytest.mark.skipif(not HAS_JINJA, reason="jinja2 not installed")
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=24))
+def test_precheck_never_hides_a_parse_finding(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    jinja = gguf_scan._jinja()
+    assert jinja is not None
+    if gguf_scan._parse_can_find(text, jinja):
+        return
+    try:
+        tree = jinja.environment.parse(text)
+    except jinja.syntax_error:
+        return
+    found = [gguf_scan._node_reason(node, jinja.nodes) for node in tree.find_all(jinja.nodes.Node)]
+    assert not any(found), (text, found)
+
+
+@pytest.mark.skipif(not HAS_JINJA, reason="jinja2 not installed")
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ x[('_' ~ '_cla') ~ 'ss__'] }}",
+        "{{ x[(y|string)[4] ~ 'class'] }}",
+        "{{ x[(']') ~ ('%c%cclass%c%c'|format(95,95,95,95))] }}",
+        "{{ x['%c%cclass%c%c'|format(95,95,95,95)] }}",
+        "{{ x . \n _y }}",
+        "{{ x['\\x5f\\x5fclass\\x5f\\x5f'] }}",
+        "{{ x['' '_y'] }}",
+        "{{ (system)('id') }}",
+        "{{ (namespace).x }}",
+        "(" * 80 + "1" + ")" * 80,
+    ],
+)
+def test_precheck_sends_obfuscations_to_the_parser(template: str) -> None:
+    jinja = gguf_scan._jinja()
+    assert jinja is not None
+    assert gguf_scan._parse_can_find(template, jinja)
+
+
+@pytest.mark.skipif(not HAS_JINJA, reason="jinja2 not installed")
+@pytest.mark.parametrize("template", [LLAMA3_TEMPLATE, LLAMA2_TEMPLATE, QWEN_TEMPLATE])
+def test_real_templates_skip_the_costly_parse(template: str) -> None:
+    jinja = gguf_scan._jinja()
+    assert jinja is not None
+    assert not gguf_scan._parse_can_find(template, jinja)
