@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import io
 import math
 import re
 import struct
@@ -256,6 +257,9 @@ def _value(reader: _Reader, scan: _Scan, value_type: int, depth: int) -> Any:
                 f"{count} elements",
                 offset,
             )
+        if item_type == _STRING and reader.stream.seekable():
+            _skip_strings(reader, count)  # vocabularies: 100k+ strings, read in blocks
+            return None
         for _ in range(count):
             _value(reader, scan, item_type, depth + 1)
         return None
@@ -266,6 +270,40 @@ def _value(reader: _Reader, scan: _Scan, value_type: int, depth: int) -> Any:
         f"type {value_type}" + (" (arrays nested too deeply)" if value_type == _ARRAY else ""),
         reader.pos - 4,
     )
+
+
+def _skip_strings(reader: _Reader, count: int) -> None:
+    """Step over ``count`` length-prefixed strings exactly as ``_value`` would one by one (same
+    positions and errors), reading the stream in blocks."""
+    length_at = struct.Struct(reader.endian + "Q").unpack_from
+    buf = b""
+    i = 0
+    for _ in range(count):
+        if len(buf) - i < 8:
+            _give_back(reader, len(buf) - i)
+            buf = reader.read(min(_STRING_BLOCK, reader.size - reader.pos))
+            i = 0
+            if len(buf) < 8:
+                _give_back(reader, len(buf))
+                reader.unpack("Q")  # raises the EOFError reading it alone would
+        (length,) = length_at(buf, i)
+        if i + 8 + length > len(buf):
+            _give_back(reader, len(buf) - i - 8)
+            reader.skip(length)  # seeks, or raises the EOFError skipping it alone would
+            buf = b""
+            i = 0
+        else:
+            i += 8 + length
+    _give_back(reader, len(buf) - i)
+
+
+def _give_back(reader: _Reader, count: int) -> None:
+    if count > 0:
+        reader.stream.seek(-count, io.SEEK_CUR)
+        reader.pos -= count
+
+
+_STRING_BLOCK = 1 << 16
 
 
 def _template_value(reader: _Reader, scan: _Scan, key: str) -> None:
@@ -417,6 +455,11 @@ _RULES: tuple[tuple[Severity, str, re.Pattern[str], bool], ...] = (
         False,
     ),
 )
+_ANYWHERE = tuple(
+    re.compile(pattern.pattern.removeprefix("^"), pattern.flags).search
+    for _, _, pattern, _ in _RULES
+)
+"""Each rule's pattern, searched in the whole template (anchored ones unanchored)."""
 _GADGET_NAMES = frozenset(
     {"cycler", "joiner", "lipsum", "self", "config", "request", "url_for", "os", "sys"}
 )
@@ -430,10 +473,14 @@ def analyse_chat_template(text: str) -> list[tuple[Severity, str, str]]:
     Never renders the template.
     """
     found: dict[str, tuple[Severity, str]] = {}
-    for match in _CODE.finditer(text):
+    # A rule that matches nowhere in the whole text matches in no tag's code either (code is a
+    # substring; blanking literals only puts quotes, which no rule matches, where they were;
+    # rules anchored at the start of a tag's code are looked for unanchored).
+    rules = [rule for rule, anywhere in zip(_RULES, _ANYWHERE, strict=True) if anywhere(text)]
+    for match in _CODE.finditer(text) if rules else ():
         code = match.group(1) if match.group(1) is not None else match.group(2)
         bare = _STRING_LITERAL.sub("''", code)
-        for severity, reason, pattern, on_bare in _RULES:
+        for severity, reason, pattern, on_bare in rules:
             hit = pattern.search(bare if on_bare else code)
             if hit is not None and reason not in found:
                 found[reason] = (severity, _excerpt(match.group(0), hit.start()))

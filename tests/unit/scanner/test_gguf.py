@@ -364,3 +364,68 @@ def test_real_templates_skip_the_costly_parse(template: str) -> None:
     jinja = gguf_scan._jinja()
     assert jinja is not None
     assert not gguf_scan._parse_can_find(template, jinja)
+
+
+class _Unseekable(io.BytesIO):
+    def seekable(self) -> bool:
+        return False
+
+
+def _outcome(stream: io.BytesIO, size: int) -> object:
+    try:
+        findings = scan_gguf(stream, size, file="m.gguf", member=None, limits=Limits())
+    except EOFError:
+        return "EOFError"
+    return [(f.rule_id, f.severity, f.offset) for f in findings]
+
+
+_VOCAB = gguf(
+    [
+        kv_str("general.name", "m"),
+        gstr(b"tokenizer.ggml.tokens")
+        + struct.pack("<IIQ", 9, 8, 300)
+        + b"".join(gstr(f"tok{i}".encode() * (i % 7)) for i in range(300)),
+        kv_u32("general.alignment", 32),
+    ],
+    [tensor_info("w", [32], 0, 0)],
+    b"\x00" * 128,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, len(_VOCAB)), st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255))))
+def test_string_arrays_read_in_blocks_match_one_by_one(
+    cut: int, edits: list[tuple[int, int]]
+) -> None:
+    data = bytearray(_VOCAB[:cut])
+    for at, value in edits:
+        if at < len(data):
+            data[at] = value
+    blocks = _outcome(io.BytesIO(bytes(data)), len(data))  # seekable: strings read in blocks
+    one_by_one = _outcome(_Unseekable(bytes(data)), len(data))
+    assert blocks == one_by_one
+
+
+def _text_rules_one_by_one(text: str) -> list[tuple[Severity, str, str]]:
+    """The text rules applied to every tag, without the whole-text shortcut."""
+    found: dict[str, tuple[Severity, str]] = {}
+    for match in gguf_scan._CODE.finditer(text):
+        code = match.group(1) if match.group(1) is not None else match.group(2)
+        bare = gguf_scan._STRING_LITERAL.sub("''", code)
+        for severity, reason, pattern, on_bare in gguf_scan._RULES:
+            hit = pattern.search(bare if on_bare else code)
+            if hit is not None and reason not in found:
+                found[reason] = (severity, gguf_scan._excerpt(match.group(0), hit.start()))
+    return [(severity, reason, excerpt) for reason, (severity, excerpt) in found.items()]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=24))
+def test_text_rule_shortcut_changes_nothing(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    jinja_findings = gguf_scan._jinja_findings
+    gguf_scan._jinja_findings = lambda text: []
+    try:
+        assert analyse_chat_template(text) == _text_rules_one_by_one(text)
+    finally:
+        gguf_scan._jinja_findings = jinja_findings
