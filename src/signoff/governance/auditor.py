@@ -324,7 +324,9 @@ def _cross_check_rows(tx: StoreSession, rec: _Recorded, problems: list[str]) -> 
         if targets.get(alias_key) != rec.aliases.get(alias_key):
             model, alias = alias_key
             problems.append(f"alias {model}@{alias} differs from its last move in the log")
-    # Compared as multisets: concurrent writers may number rows and events in different orders.
-    if Counter(tx.all_alias_moves()) != Counter(rec.alias_moves):
+    # Rows and events normally come in the same order; concurrent writers may number them
+    # differently, so an unequal list is compared again as a multiset before it counts.
+    moves = tx.all_alias_moves()
+    if moves != rec.alias_moves and Counter(moves) != Counter(rec.alias_moves):
         problems.append("the alias history differs from the alias moves in the log")
     return checked
