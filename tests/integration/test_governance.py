@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 from collections.abc import Callable
@@ -229,6 +230,10 @@ def test_full_promotion_with_separation_of_duties(gov: Registry, tmp_path: Path)
     _, record = gov.current_policy()
     assert gate.predicate["policy"]["digest"]["sha256"] == record.digest
     assert gate.predicate["verificationResult"] == "PASSED"
+    # The decision cites exactly the envelopes it rested on, by the digest of their bytes.
+    cited = {a["digest"]["sha256"] for a in gate.predicate["inputAttestations"]}
+    inputs = [v for v in gov.list_evidence("fraud@1") if v.kind != GATE_KIND]
+    assert cited == {hashlib.sha256(gov.get_evidence(v.id)[1].encode()).hexdigest() for v in inputs}
 
     gov.add_evidence("fraud@1", report(tmp_path, "red-team"), kind="red-team", actor="carol")
     gov.approve("fraud@1", stage="production", reason="I built it", actor="alice")

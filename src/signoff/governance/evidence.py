@@ -128,6 +128,7 @@ class EvidenceView:
     attached_at: datetime
     produced_at: datetime
     findings: tuple[dict[str, Any], ...] = field(default=())
+    envelope_sha256: str = ""
 
     def age_days(self, now: datetime) -> float:
         """Days since the evidence was produced."""
@@ -217,6 +218,7 @@ def judge(record: EvidenceRecord, version: Version, keyring: Keyring) -> Evidenc
         attached_at=record.attached_at,
         produced_at=record.produced_at,
         findings=findings,
+        envelope_sha256=hashlib.sha256(record.envelope.encode("utf-8")).hexdigest(),
     )
 
 

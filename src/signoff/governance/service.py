@@ -692,10 +692,6 @@ def _vsa(
         verification_result="PASSED",
         verified_levels=[f"SIGNOFF_STAGE_{decision.stage.upper()}"],
         input_attestations=[
-            AttestationRef(sha256=_view_digest(e), uri=f"signoff:evidence/{e.id}") for e in inputs
+            AttestationRef(sha256=e.envelope_sha256, uri=f"signoff:evidence/{e.id}") for e in inputs
         ],
     )
-
-
-def _view_digest(view: EvidenceView) -> str:
-    return hashlib.sha256(repr(sorted(view.predicate.items())).encode()).hexdigest()
