@@ -59,7 +59,7 @@ from signoff.policy import Policy, default_policy_text
 from signoff.registry import Registry
 from signoff.store import StoreSession
 from signoff.store.database import head_revision
-from signoff.store.schema import AliasMoveRow, AliasRow, ModelRow, VersionRow
+from signoff.store.schema import AliasRow, ModelRow, VersionRow
 
 DATA = Path(__file__).resolve().parent / ".data"
 BUILDER = 1  # bump when the content built changes
@@ -234,8 +234,8 @@ def _moved(moved: bool, ref: str) -> None:
 
 
 def bulk_alias_moves(registry: Registry, target_events: int) -> None:
-    """Fill the log to ``target_events`` with ``canary`` alias moves (rows in bulk, events one by
-    one through ``EventLog.append``), round-robin over the models' versions."""
+    """Fill the log to ``target_events`` with ``canary`` alias moves (events one by one through
+    ``EventLog.append``; the log is the alias history), round-robin over the models' versions."""
     with registry._store.transaction() as tx:
         size, _ = tx.events.head()
         rows = tx.session.execute(
@@ -257,7 +257,7 @@ def bulk_alias_moves(registry: Registry, target_events: int) -> None:
     for first in range(0, moves, BULK_BATCH):
         batch = range(first, min(first + BULK_BATCH, moves))
         with registry._store.transaction() as tx:
-            move_rows, events = [], []
+            events = []
             for k in batch:
                 model_id = model_ids[k % len(model_ids)]
                 choices = versions[model_id]
@@ -265,20 +265,9 @@ def bulk_alias_moves(registry: Registry, target_events: int) -> None:
                 to = choices[(step + 1) % len(choices)]
                 before = current[model_id]
                 actor, when = DEPLOYERS[k % len(DEPLOYERS)], base + timedelta(microseconds=37 * k)
-                move_rows.append(
-                    {
-                        "model_id": model_id,
-                        "alias": "canary",
-                        "from_version_id": before[0] if before else None,
-                        "to_version_id": to[0],
-                        "moved_by": actor,
-                        "moved_at": when,
-                    }
-                )
                 events.append((names[model_id], before[1] if before else None, to[1], actor, when))
                 current[model_id] = to
                 last[model_id] = (to[0], actor, when)
-            tx.session.execute(insert(AliasMoveRow), move_rows)
             for model, from_number, to_number, actor, when in events:
                 tx.events.append(
                     "alias.moved",

@@ -111,7 +111,7 @@ TAMPERING = {
     ),
     "version stage": ("UPDATE versions SET stage = 'production' WHERE number = 2", "stage"),
     "version deleted": (
-        "DELETE FROM aliases; DELETE FROM alias_moves; DELETE FROM versions WHERE number = 2",
+        "DELETE FROM aliases; DELETE FROM versions WHERE number = 2",
         "fraud@2 was deleted",
     ),
     "model owner": ("UPDATE models SET owner = 'mallory'", "model 'fraud' differs"),
@@ -156,7 +156,6 @@ COLUMNS = {
     "models": ["owner", "team", "description", "created_by"],
     "versions": ["artifact_uri", "created_by", "stage", "root_digest"],
     "aliases": ["updated_by"],
-    "alias_moves": ["moved_by", "alias"],
     "keys": ["principal", "public_key"],
     "events": ["leaf"],
 }

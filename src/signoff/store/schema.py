@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 VERSION_TABLE = "signoff_schema_version"
-SCHEMA_REVISIONS = ("0001", "0002")
+SCHEMA_REVISIONS = ("0001", "0002", "0003")
 """Alembic revisions in order (kept equal to the migrations by a test)."""
 """Alembic's version table; its presence is what makes a database a signoff registry."""
 
@@ -106,20 +106,6 @@ class AliasRow(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
     updated_by: Mapped[str] = mapped_column(String(256))
     updated_at: Mapped[datetime]
-
-
-class AliasMoveRow(Base):
-    """Every move of an alias, append-only: who moved it from where to where, and when."""
-
-    __tablename__ = "alias_moves"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
-    alias: Mapped[str] = mapped_column(String(128))
-    from_version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
-    to_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
-    moved_by: Mapped[str] = mapped_column(String(256))
-    moved_at: Mapped[datetime]
 
 
 class KeyRow(Base):

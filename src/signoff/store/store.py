@@ -7,6 +7,7 @@ The store knows tables and SQL; it enforces uniqueness and immutability through 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import DatabaseError, IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from signoff.artifacts import Manifest
 from signoff.domain import (
@@ -33,9 +34,9 @@ from signoff.errors import (
     SignoffError,
     StoreError,
 )
-from signoff.store.eventlog import EventLog
+from signoff.store.eventlog import Event, EventLog
 from signoff.store.governance import GovernanceStore
-from signoff.store.schema import AliasMoveRow, AliasRow, ModelRow, VersionRow
+from signoff.store.schema import AliasRow, ModelRow, VersionRow
 
 
 class Store:
@@ -190,31 +191,6 @@ class StoreSession:
             aliases.setdefault(version_id, []).append(name)
         return [self._version(name, row, aliases) for row, name in rows]
 
-    def all_alias_moves(self) -> list[tuple[str, str, int | None, int, str, str]]:
-        """Every alias move of every model as ``(model, alias, from, to, by, at ISO)``."""
-        source = aliased(VersionRow)
-        target = aliased(VersionRow)
-        # A Core read on the session's connection: no ORM row processing for ~1M rows.
-        rows = self.session.connection().execute(
-            select(
-                ModelRow.name,
-                AliasMoveRow.alias,
-                source.number,
-                target.number,
-                AliasMoveRow.moved_by,
-                AliasMoveRow.moved_at,
-            )
-            .join(ModelRow, AliasMoveRow.model_id == ModelRow.id)
-            .join(target, AliasMoveRow.to_version_id == target.id)
-            .outerjoin(source, AliasMoveRow.from_version_id == source.id)
-            .order_by(AliasMoveRow.id),
-            execution_options={"yield_per": 50_000},
-        )
-        return [
-            (model, alias, from_n, to_n, by, at.isoformat())
-            for model, alias, from_n, to_n, by, at in rows
-        ]
-
     def iter_raw_versions(self) -> Iterator[tuple[str, int, str, Version | None]]:
         """Every version as ``(model, number, stage, entity or None if unreadable)``.
 
@@ -342,7 +318,6 @@ class StoreSession:
             select(AliasRow).where(AliasRow.model_id == model_id, AliasRow.name == alias)
         ).one_or_none()
         from_number: int | None = None
-        from_version_id: int | None = None
         if row is None:
             self.session.add(
                 AliasRow(
@@ -354,23 +329,12 @@ class StoreSession:
                 )
             )
         else:
-            from_version_id = row.version_id
             from_number = self.session.scalar(
                 select(VersionRow.number).where(VersionRow.id == row.version_id)
             )
             row.version_id = version_id
             row.updated_by = actor
             row.updated_at = when
-        self.session.add(
-            AliasMoveRow(
-                model_id=model_id,
-                alias=alias,
-                from_version_id=from_version_id,
-                to_version_id=version_id,
-                moved_by=actor,
-                moved_at=when,
-            )
-        )
         self.session.flush()
         return AliasMove(
             model=model,
@@ -382,28 +346,33 @@ class StoreSession:
         )
 
     def alias_history(self, model: str) -> list[AliasMove]:
-        """Every alias move of ``model``, oldest first."""
-        model_id = self._model_id(model)
-        numbers = {
-            version_id: number
-            for version_id, number in self.session.execute(
-                select(VersionRow.id, VersionRow.number).where(VersionRow.model_id == model_id)
+        """Every alias move of ``model``, oldest first, read from the audit log.
+
+        The log is the history: each move is an ``alias.moved`` event, so there is no second
+        copy to keep in step with it (``audit verify`` checks the ``aliases`` table against the
+        last move of each alias). Leaves are filtered as text before any is parsed.
+        """
+        wanted_type = '"type":"alias.moved"}'
+        wanted_model = f'"model":{json.dumps(model)}'
+        moves: list[AliasMove] = []
+        for _, leaf in self.events.iter_leaves():
+            if not leaf.endswith(wanted_type) or wanted_model not in leaf:
+                continue
+            event = Event.from_leaf(leaf)
+            data = event.data
+            if event.type != "alias.moved" or data.get("model") != model:
+                continue
+            moves.append(
+                AliasMove(
+                    model=model,
+                    alias=str(data["alias"]),
+                    from_number=data["from"],
+                    to_number=int(data["to"]),
+                    moved_by=event.actor,
+                    moved_at=datetime.fromisoformat(event.at),
+                )
             )
-        }
-        rows = self.session.scalars(
-            select(AliasMoveRow).where(AliasMoveRow.model_id == model_id).order_by(AliasMoveRow.id)
-        )
-        return [
-            AliasMove(
-                model=model,
-                alias=row.alias,
-                from_number=numbers[row.from_version_id] if row.from_version_id else None,
-                to_number=numbers[row.to_version_id],
-                moved_by=row.moved_by,
-                moved_at=row.moved_at,
-            )
-            for row in rows
-        ]
+        return moves
 
     def _aliases_by_version(self, model: str) -> dict[int, list[str]]:
         rows = self.session.execute(
