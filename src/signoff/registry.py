@@ -7,7 +7,7 @@ before the transaction opens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from signoff.artifacts import Manifest, VerifyResult, digest_path, verify
+from signoff.artifacts import VerifyResult, digest_path, verify
 from signoff.audit.canonical import sha256_hex
 from signoff.audit.checkpoint import Checkpoint, sign_note
 from signoff.domain import (
@@ -446,11 +446,6 @@ class Registry(GovernanceMixin):
             return consistency_proof(tx, old_size)
 
 
-def digest(path: str | Path, *, progress: Progress | None = None) -> Manifest:
-    """Digest a file or directory without a registry (same as ``signoff artifact digest``)."""
-    return digest_path(Path(path), progress=progress)
-
-
 def _located(url: str | None, home: str | Path | None) -> DatabaseLocation:
     location = resolve_location(url)
     if home is None:
@@ -463,8 +458,8 @@ def registry_origin(key: Ed25519PrivateKey) -> str:
     return f"signoff.registry/{key_id(key.public_key())[:16]}"
 
 
-def _validate_tags(tags: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
-    items = tags.items() if isinstance(tags, Mapping) else tags
+def _validate_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    items = tags.items()
     result: dict[str, str] = {}
     for key, value in items:
         if not key or not isinstance(key, str) or not isinstance(value, str):

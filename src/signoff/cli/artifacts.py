@@ -5,11 +5,11 @@ from typing import Annotated
 
 import typer
 
+from signoff.artifacts import digest_path
 from signoff.cli.context import open_registry
 from signoff.cli.models import JsonOption
 from signoff.cli.output import console, human_size, print_json
 from signoff.cli.progress import digest_progress
-from signoff.registry import digest
 
 app = typer.Typer(
     help="Digest artifacts and verify them against registered versions.", no_args_is_help=True
@@ -26,7 +26,7 @@ def digest_command(
     The root digest equals the subject digest of OpenSSF model signing (files serialization).
     """
     with digest_progress(path, f"digesting {path.name}") as progress:
-        manifest = digest(path, progress=progress)
+        manifest = digest_path(path, progress=progress)
     if json_output:
         print_json(manifest.to_dict())
         return

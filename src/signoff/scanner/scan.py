@@ -293,6 +293,10 @@ def _dispatch(
         _appended_zip(stream, size, file, member, depth, ctx)
 
 
+_FLAT_ANALYSERS = {Format.JOBLIB: scan_joblib, Format.NUMPY: scan_npy}
+"""Formats analysed in one call over the stream, with the same arguments."""
+
+
 def _analyse(
     fmt: Format,
     stream: BinaryIO,
@@ -320,22 +324,11 @@ def _analyse(
         return Format.TORCH_LEGACY
     if fmt is Format.PICKLE:
         return _scan_pickle(stream, file, member, depth, ctx)
-    if fmt is Format.JOBLIB:
+    if fmt in _FLAT_ANALYSERS:
+        analyse = _FLAT_ANALYSERS[fmt]
         _extend(
             ctx,
-            scan_joblib(
-                stream,
-                file=file,
-                member=member,
-                allowlist=ctx.allowlist_at(depth),
-                limits=limits,
-                deadline=ctx.deadline,
-            ),
-        )
-    elif fmt is Format.NUMPY:
-        _extend(
-            ctx,
-            scan_npy(
+            analyse(
                 stream,
                 file=file,
                 member=member,
