@@ -394,6 +394,15 @@ def print_tables(summary: dict[str, Any], samples: list[Sample], verdicts: dict[
             cells.append(f"{c['caught']}/{row['attacks']}" if row["attacks"] else "-")
             cells.append(f"{c['false_alarms']}/{row['clean']}" if row["clean"] else "-")
         print(f"| {cls} | {row['attacks']} | {row['clean']} | " + " | ".join(cells) + " |")
+    print("\n### Time per class (ms: each sample's fastest round, summed)\n")
+    print("| class | samples | " + " | ".join(TOOLS) + " |")
+    print("| --- | ---: |" + " ---: |" * len(TOOLS))
+    for cls in summary["per_class"]:
+        idx = [i for i, s in enumerate(samples) if s.cls == cls]
+        cells = [f"{sum(verdicts[t][i].seconds for i in idx) * 1000:.2f}" for t in TOOLS]
+        print(f"| {cls} | {len(idx)} | " + " | ".join(cells) + " |")
+    cells = [f"{sum(v.seconds for v in verdicts[t]) * 1000:.2f}" for t in TOOLS]
+    print(f"| all | {len(samples)} | " + " | ".join(cells) + " |")
     print("\n### Per sample (attacks)\n")
     print("| id | class | " + " | ".join(TOOLS) + " |")
     print("| --- | --- |" + " --- |" * len(TOOLS))

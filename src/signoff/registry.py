@@ -7,6 +7,7 @@ before the transaction opens.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -39,7 +40,7 @@ from signoff.governance.proofs import (
     consistency_proof,
     inclusion_proof,
 )
-from signoff.governance.service import REGISTRY_PRINCIPAL, GovernanceMixin
+from signoff.governance.service import REGISTRY_PRINCIPAL, GovernanceMixin, signer
 from signoff.identity import resolve_actor
 from signoff.keys import KeyStore, key_id, public_key_pem
 from signoff.lookup import LATEST, now, require_model, resolve
@@ -88,15 +89,40 @@ class Registry(GovernanceMixin):
         self._registry_key: Ed25519PrivateKey | None = None
 
     @contextmanager
-    def _write(self) -> Iterator[StoreSession]:
-        """A write transaction that ends by sealing the log in a signed checkpoint."""
-        with self._store.transaction() as tx:
-            yield tx
+    def batch(self) -> Iterator[None]:
+        """Run every registry call in the block as one transaction, sealed once at its end.
+
+        Calls inside the block (on this thread) join one database transaction and see each
+        other's writes; each still appends its audit events, and the log is sealed by one signed
+        checkpoint when the block ends. If the block raises, nothing in it is written. If a
+        write inside it fails and the caller catches the error, the batch still rolls back
+        and the block's end raises ``StoreError``: a batch is whole or not at all. A nested
+        ``batch()`` joins the outer one.
+        """
+        if self._store.current() is not None:
+            with self._store.transaction(write=True):
+                yield
+            return
+        with self._store.unit_of_work() as tx:
+            yield
+            tx.check_usable()
             self._seal(tx)
+
+    @contextmanager
+    def _write(self) -> Iterator[StoreSession]:
+        """A write transaction that ends by sealing the log in a signed checkpoint.
+
+        Inside ``batch()`` it joins the batch's transaction, which the batch seals at its end.
+        """
+        joined = self._store.current() is not None
+        with self._store.transaction(write=True) as tx:
+            yield tx
+            if not joined:
+                self._seal(tx)
 
     def _seal(self, tx: StoreSession) -> None:
         size, root = tx.events.head()
-        if size == 0 or tx.events.checkpoint(size) is not None:
+        if size == 0 or tx.events.sealed(size):
             return
         key = self._signing_key(tx)
         if key is None:
@@ -117,8 +143,8 @@ class Registry(GovernanceMixin):
         active = {k.keyid for k in tx.gov.list_keys(REGISTRY_PRINCIPAL) if k.active}
         if key_id(key.public_key()) not in active:
             return None
-        self._registry_key = key
-        return key
+        self._registry_key = signer(key)
+        return self._registry_key
 
     def _ensure_registry_key(self) -> None:
         """Give the registry its own signing key (for checkpoints and gate decisions)."""
@@ -453,8 +479,9 @@ def _located(url: str | None, home: str | Path | None) -> DatabaseLocation:
     return replace(location, home_override=Path(home).expanduser().absolute())
 
 
+@functools.lru_cache(maxsize=8)
 def registry_origin(key: Ed25519PrivateKey) -> str:
-    """The checkpoint origin line: unique per registry (derived from its key)."""
+    """The checkpoint origin line: unique per registry (derived from its key; kept per key)."""
     return f"signoff.registry/{key_id(key.public_key())[:16]}"
 
 

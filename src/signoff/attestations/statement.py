@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
-
 from signoff.attestations.fields import (
     MISSING,
     field,
@@ -23,6 +21,7 @@ from signoff.attestations.fields import (
     require_sha256,
     require_str,
 )
+from signoff.audit.canonical import canonical_json
 from signoff.errors import InvalidInputError
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -59,10 +58,10 @@ def statement_bytes(statement: Mapping[str, Any]) -> bytes:
     """The RFC 8785 canonical JSON of a (validated) statement: the bytes to sign."""
     statement_from_object(statement)
     try:
-        return rfc8785.dumps(statement)
-    except rfc8785.CanonicalizationError as error:
+        return canonical_json(statement)
+    except InvalidInputError as error:
         raise InvalidInputError(
-            f"statement cannot be canonicalized: {error}",
+            f"statement cannot be canonicalized: {error.message}",
             hint="use strings, booleans, null, integers within ±2**53 and finite floats",
         ) from None
 

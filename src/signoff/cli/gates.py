@@ -126,9 +126,21 @@ def _print_decision_evidence(
         console.print(f"{signer} {verb} {ref} for {stage} (evidence {evidence_id})", markup=False)
 
 
-def coverage(ctx: typer.Context, json_output: JsonOption = False) -> None:
+def coverage(
+    ctx: typer.Context,
+    json_output: JsonOption = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="processes evaluating gates (default: the CPU count, up to 8)",
+        ),
+    ] = None,
+) -> None:
     """Re-check every approved and production version against its gate now (exit 1 on drift)."""
-    report = open_registry(ctx).coverage()
+    report = open_registry(ctx).coverage(workers=jobs)
     if json_output:
         print_json(report.to_dict())
     elif report.ok:

@@ -10,17 +10,16 @@ checked is a problem too (fail closed).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from signoff.audit.checkpoint import Checkpoint, open_note
 from signoff.audit.merkle import hash_leaves, root_from_leaf_hashes
 from signoff.errors import InvalidInputError, SignoffError
+from signoff.governance.collector import gc_paused
 from signoff.keys import load_public_key_pem
 from signoff.store import StoreSession
 from signoff.store.governance import KeyRecord
@@ -103,7 +102,7 @@ class _Recorded:
 
 def verify_audit_log(tx: StoreSession, registry_principal: str) -> AuditReport:
     """Recompute the log and cross-check all rows; never raises for what it finds."""
-    with _gc_paused():
+    with gc_paused():
         return _verify(tx, registry_principal)
 
 
@@ -182,23 +181,6 @@ def _read_log(tx: StoreSession, problems: list[str]) -> tuple[list[bytes], _Reco
         except (ValueError, KeyError, TypeError):
             problems.append(f"event {seq} is not a well-formed event")
     return leaves, recorded
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector (if it runs) during a verification.
-
-    Verifying keeps a tuple per alias move and allocates dicts per event and ORM objects per
-    row, so the collector would run thousands of times, re-scanning everything kept so far:
-    a third of the time for a million events. Refcounting still frees everything read.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _parse(leaf: str) -> Any:

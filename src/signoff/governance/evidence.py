@@ -14,9 +14,9 @@ import json
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -43,7 +43,8 @@ from signoff.attestations import (
 from signoff.attestations.predicates import FINDING_KINDS
 from signoff.domain import Version
 from signoff.errors import InvalidInputError, SignoffError
-from signoff.keys import load_public_key_pem
+from signoff.governance.receipts import Claims, ReceiptKey
+from signoff.keys import key_id, load_public_key_pem
 from signoff.store.governance import EvidenceRecord, KeyRecord
 
 APPROVAL_KIND = "approval"
@@ -68,9 +69,17 @@ class Keyring:
 
     def verify(self, envelope: Envelope) -> str | None:
         """The principal whose active key signed ``envelope``, if any."""
-        verified = _verified_keyids(envelope, {k: pub for k, (_, pub) in self.keys.items()})
-        for keyid in sorted(verified):
-            return self.keys[keyid][0]
+        return self.signer(self.verified_keyids(envelope))
+
+    def verified_keyids(self, envelope: Envelope) -> frozenset[str]:
+        """The keyids of active keys whose signature over ``envelope`` verifies."""
+        return _verified_keyids(envelope, {k: pub for k, (_, pub) in self.keys.items()})
+
+    def signer(self, keyids: Iterable[str]) -> str | None:
+        """The principal of the first (sorted) of ``keyids`` that is an active key, if any."""
+        for keyid in sorted(keyids):
+            if keyid in self.keys:
+                return self.keys[keyid][0]
         return None
 
 
@@ -132,7 +141,7 @@ class EvidenceView:
 
     def age_days(self, now: datetime) -> float:
         """Days since the evidence was produced."""
-        return (now - self.produced_at).total_seconds() / 86400
+        return age_days(self.produced_at, now)
 
     def to_dict(self, now: datetime) -> dict[str, Any]:
         """Plain JSON form."""
@@ -155,35 +164,67 @@ class EvidenceView:
 
     def policy_value(self, now: datetime) -> dict[str, Any]:
         """The map a policy expression sees in ``evidence``."""
-        predicate = self.predicate
-        tool = predicate.get("tool") if isinstance(predicate.get("tool"), dict) else {}
-        metrics = predicate.get("metrics") if isinstance(predicate.get("metrics"), dict) else {}
-        return {
-            "kind": self.kind,
-            "result": self.result or "",
-            "predicate_type": self.predicate_type,
-            "signer": self.signer or "",
-            "age_days": self.age_days(now),
-            "metrics": metrics,
-            "findings": [dict(f) for f in self.findings],
-            "tool": tool,
-        }
+        base = evidence_value(
+            self.kind, self.predicate_type, self.signer, self.result, self.predicate, self.findings
+        )
+        base["age_days"] = self.age_days(now)
+        return base
 
     def approval_value(self, now: datetime, creator: str) -> dict[str, Any]:
         """The map a policy expression sees in ``approvals``."""
-        approver = self.signer or ""
-        return {
-            "approver": approver,
-            "stage": str(self.predicate.get("stage", "")),
-            "decision": str(self.predicate.get("decision", "")),
-            "reason": str(self.predicate.get("reason", "")),
-            "age_days": self.age_days(now),
-            "by_creator": approver == creator,
-        }
+        base = approval_value(self.signer, self.predicate, creator)
+        base["age_days"] = self.age_days(now)
+        return base
+
+
+def evidence_value(
+    kind: str,
+    predicate_type: str,
+    signer: str | None,
+    result: str | None,
+    predicate: Mapping[str, Any],
+    findings: Iterable[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """An ``evidence`` record of the policy variables, all but ``age_days``."""
+    tool = predicate.get("tool") if isinstance(predicate.get("tool"), dict) else {}
+    metrics = predicate.get("metrics") if isinstance(predicate.get("metrics"), dict) else {}
+    return {
+        "kind": kind,
+        "result": result or "",
+        "predicate_type": predicate_type,
+        "signer": signer or "",
+        "metrics": metrics,
+        "findings": [dict(f) for f in findings],
+        "tool": tool,
+    }
+
+
+def approval_value(
+    signer: str | None, predicate: Mapping[str, Any], creator: str
+) -> dict[str, Any]:
+    """An ``approvals`` record of the policy variables, all but ``age_days``."""
+    approver = signer or ""
+    return {
+        "approver": approver,
+        "stage": str(predicate.get("stage", "")),
+        "decision": str(predicate.get("decision", "")),
+        "reason": str(predicate.get("reason", "")),
+        "by_creator": approver == creator,
+    }
+
+
+def age_days(produced_at: datetime, now: datetime) -> float:
+    """Days from ``produced_at`` to ``now``."""
+    return (now - produced_at).total_seconds() / 86400
 
 
 def judge(record: EvidenceRecord, version: Version, keyring: Keyring) -> EvidenceView:
     """Decide whether a stored envelope counts for ``version`` and read what it claims."""
+    return judge_for_digest(record, version.artifact.root_digest, keyring)
+
+
+def judge_for_digest(record: EvidenceRecord, root_digest: str, keyring: Keyring) -> EvidenceView:
+    """``judge`` for the version whose artifact root digest is ``root_digest``."""
     problem: str | None = None
     signer: str | None = None
     predicate: dict[str, Any] = {}
@@ -191,7 +232,7 @@ def judge(record: EvidenceRecord, version: Version, keyring: Keyring) -> Evidenc
         envelope = Envelope.from_json(record.envelope)
         statement = parse_statement(envelope.payload)
         predicate = dict(statement.predicate)
-        if version.artifact.root_digest not in subject_digests(statement):
+        if root_digest not in subject_digests(statement):
             problem = "its subject is not this version's artifact digest"
         elif statement.predicate_type != record.predicate_type:
             problem = "its predicate type differs from the one recorded"
@@ -203,6 +244,18 @@ def judge(record: EvidenceRecord, version: Version, keyring: Keyring) -> Evidenc
                 problem = "the approval names another approver than its signer"
     except SignoffError as exc:
         problem = f"unreadable envelope: {exc.message}"
+    envelope_sha256 = hashlib.sha256(record.envelope.encode("utf-8")).hexdigest()
+    return _view(record, signer, problem, predicate, envelope_sha256)
+
+
+def _view(
+    record: EvidenceRecord,
+    signer: str | None,
+    problem: str | None,
+    predicate: dict[str, Any],
+    envelope_sha256: str,
+) -> EvidenceView:
+    """The view of ``record`` judged: trusted unless there is a ``problem``."""
     result, findings = _claims(record.predicate_type, predicate)
     return EvidenceView(
         id=record.id,
@@ -218,7 +271,7 @@ def judge(record: EvidenceRecord, version: Version, keyring: Keyring) -> Evidenc
         attached_at=record.attached_at,
         produced_at=record.produced_at,
         findings=findings,
-        envelope_sha256=hashlib.sha256(record.envelope.encode("utf-8")).hexdigest(),
+        envelope_sha256=envelope_sha256,
     )
 
 
@@ -248,12 +301,19 @@ def _claims(
 
 @dataclass(frozen=True)
 class PreparedEvidence:
-    """A signed envelope ready to store, with what the store indexes."""
+    """A signed envelope ready to store, with what the store indexes.
+
+    Evidence signoff signs itself also carries what it knows first-hand: the statement's
+    predicate and the keyid of the key that signed it, so attaching it needs no re-parse or
+    signature check (``first_hand_claims``).
+    """
 
     kind: str
     predicate_type: str
     envelope: str
     produced_at: datetime
+    predicate: Mapping[str, Any] | None = None
+    signed_with: str | None = None
 
 
 def report_predicate(path: Path, fmt: str, kind: str, now: datetime) -> tuple[str, dict[str, Any]]:
@@ -332,7 +392,14 @@ def sign_evidence(
     """Wrap ``predicate`` in a statement about ``version`` and sign it."""
     statement = make_statement(version.ref, version.artifact.root_digest, predicate_type, predicate)
     envelope = sign(statement_bytes(statement), PAYLOAD_TYPE, key)
-    return PreparedEvidence(kind, predicate_type, envelope.to_json(), produced_time(predicate, now))
+    return PreparedEvidence(
+        kind,
+        predicate_type,
+        envelope.to_json(),
+        produced_time(predicate, now),
+        predicate=statement["predicate"],
+        signed_with=envelope.signatures[0].keyid,
+    )
 
 
 def prepare_envelope(
@@ -392,3 +459,136 @@ def produced_time(predicate: Mapping[str, Any], now: datetime) -> datetime:
             f"evidence time {stated} is in the future", hint="check the producer's clock"
         )
     return when
+
+
+# --- receipts: what was verified at attach time, for bulk reads ------------------------------
+
+
+def utc_text(moment: datetime) -> str:
+    """``moment`` in UTC, ISO 8601: how a receipt spells a row's time on every backend."""
+    return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).isoformat()
+
+
+def verified_claims(
+    prepared: PreparedEvidence, version: Version, keyring: Keyring
+) -> Claims | None:
+    """What a receipt records about ``prepared``: who verifiably signed it, now.
+
+    None when the envelope would not be judged about this version (wrong subject or predicate
+    type); such a row gets no receipt and is always judged in full.
+    """
+    try:
+        envelope = Envelope.from_json(prepared.envelope)
+        statement = parse_statement(envelope.payload)
+    except SignoffError:
+        return None
+    if version.artifact.root_digest not in subject_digests(statement):
+        return None
+    if statement.predicate_type != prepared.predicate_type:
+        return None
+    return Claims.of(
+        keyring.verified_keyids(envelope),
+        (signature.keyid for signature in envelope.signatures),
+        statement.predicate,
+    )
+
+
+def first_hand_claims(prepared: PreparedEvidence, keyring: Keyring) -> Claims | None:
+    """The claims of evidence signoff just signed, without parsing or verifying it again.
+
+    Its one signature verifies under the key that made it, so it is verified exactly when the
+    keyring holds that very key as active: the keyid is the SHA-256 of the public key, so an
+    entry under that keyid whose own key id matches is the same key. None for an envelope
+    signed elsewhere: ``verified_claims`` checks that one in full.
+    """
+    keyid = prepared.signed_with
+    if keyid is None or prepared.predicate is None:
+        return None
+    entry = keyring.keys.get(keyid)
+    verified = [keyid] if entry is not None and key_id(entry[1]) == keyid else []
+    return Claims.of(verified, [keyid], prepared.predicate)
+
+
+def _trust(kind: str, claims: Claims, keyring: Keyring) -> tuple[str | None, str | None]:
+    """The signer and, if the evidence does not count, why: as ``judge`` decides after its
+    subject and predicate-type checks, for an envelope whose signatures verified as claimed."""
+    signer = keyring.signer(claims.signed_by)
+    if signer is None:
+        return None, "not signed by a registered, unrevoked key"
+    if kind == APPROVAL_KIND and claims.predicate.get("approver") != signer:
+        return signer, "the approval names another approver than its signer"
+    return signer, None
+
+
+def view_from_claims(record: EvidenceRecord, claims: Claims, keyring: Keyring) -> EvidenceView:
+    """The view ``judge`` gives a row whose envelope verified as ``claims`` say, about this
+    version (``verified_claims`` and ``first_hand_claims`` establish both)."""
+    signer, problem = _trust(record.kind, claims, keyring)
+    return _view(record, signer, problem, dict(claims.predicate), record.envelope_sha256)
+
+
+class Receipted(NamedTuple):
+    """A receipted evidence row as judged by ``ReceiptReader``."""
+
+    signer: str | None
+    problem: str | None
+    result: str | None
+    predicate: Mapping[str, Any]
+    findings: tuple[dict[str, Any], ...]
+
+
+class ReceiptReader:
+    """Judges receipted evidence rows in bulk without parsing envelopes or verifying signatures.
+
+    ``judge`` answers what ``judge_for_digest`` would, or None when the row must be judged in
+    full: no receipt, a receipt that does not check, or a signature keyid that was not verified
+    at attach time but names an active key now. See ``signoff.governance.receipts``. Verdicts
+    are remembered per distinct (kind, predicate type, claims): rows that claim the same thing
+    share one parse and one verdict, and each row costs a MAC check.
+    """
+
+    def __init__(self, keyring: Keyring, receipt_key: ReceiptKey) -> None:
+        self._keyring = keyring
+        self._key = receipt_key
+        self._verdicts: dict[tuple[str, str, str], Receipted | None] = {}
+
+    def judge(
+        self,
+        root_digest: str,
+        kind: str,
+        predicate_type: str,
+        envelope_sha256: str,
+        produced_at: datetime,
+        claims: str | None,
+        receipt: str | None,
+    ) -> Receipted | None:
+        """The verdict on one row, or None: judge it in full."""
+        if claims is None or receipt is None:
+            return None
+        if not self._key.check(
+            receipt,
+            root_digest=root_digest,
+            kind=kind,
+            predicate_type=predicate_type,
+            envelope_sha256=envelope_sha256,
+            produced_at=utc_text(produced_at),
+            claims=claims,
+        ):
+            return None
+        key = (kind, predicate_type, claims)
+        try:
+            return self._verdicts[key]
+        except KeyError:
+            verdict = self._verdicts[key] = self._verdict(kind, predicate_type, claims)
+            return verdict
+
+    def _verdict(self, kind: str, predicate_type: str, text: str) -> Receipted | None:
+        found = Claims.from_text(text)
+        if found is None:
+            return None
+        active = self._keyring.keys
+        if any(keyid in active for keyid in found.other_keyids):
+            return None  # a key registered since might verify it now: the full check decides
+        signer, problem = _trust(kind, found, self._keyring)
+        result, findings = _claims(predicate_type, found.predicate)
+        return Receipted(signer, problem, result, found.predicate, findings)

@@ -8,6 +8,7 @@ and scoped to the model or this version turn failures of their rule into ``excep
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,27 +41,20 @@ class GateInput:
 
     def variables(self) -> dict[str, Any]:
         """The policy variables (see ``signoff.policy.variables``)."""
-        model, version = self.model, self.version
+        version, now = self.version, self.now
         return {
-            "model": {
-                "name": model.name,
-                "owner": model.owner,
-                "team": model.team or "",
-                "risk_tier": model.risk_tier.value,
-                "intended_use": model.intended_use or "",
-                "tags": dict(model.tags),
-            },
-            "version": {
-                "ref": version.ref,
-                "number": version.number,
-                "stage": version.stage.value,
-                "created_by": version.created_by,
-                "root_digest": version.artifact.root_digest,
-                "metadata": {k: str(v) for k, v in version.metadata.items()},
-            },
-            "evidence": [e.policy_value(self.now) for e in self.trusted()],
-            "approvals": [a.approval_value(self.now, version.created_by) for a in self.approvals()],
-            "now": self.now,
+            "model": model_value(self.model),
+            "version": version_value(
+                version.ref,
+                version.number,
+                version.stage.value,
+                version.created_by,
+                version.artifact.root_digest,
+                version.metadata,
+            ),
+            "evidence": [e.policy_value(now) for e in self.trusted()],
+            "approvals": [a.approval_value(now, version.created_by) for a in self.approvals()],
+            "now": now,
         }
 
     def active_exceptions(self) -> list[ExceptionRecord]:
@@ -72,6 +66,37 @@ class GateInput:
             and x.version_number in (None, self.version.number)
             and x.expires_at > self.now
         ]
+
+
+def model_value(model: Model) -> dict[str, Any]:
+    """The ``model`` policy variable."""
+    return {
+        "name": model.name,
+        "owner": model.owner,
+        "team": model.team or "",
+        "risk_tier": model.risk_tier.value,
+        "intended_use": model.intended_use or "",
+        "tags": dict(model.tags),
+    }
+
+
+def version_value(
+    ref: str,
+    number: int,
+    stage: str,
+    created_by: str,
+    root_digest: str,
+    metadata: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The ``version`` policy variable."""
+    return {
+        "ref": ref,
+        "number": number,
+        "stage": stage,
+        "created_by": created_by,
+        "root_digest": root_digest,
+        "metadata": {k: str(v) for k, v in metadata.items()},
+    }
 
 
 def decide(policy: Policy, stage: str, gate_input: GateInput) -> Decision:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.utils import Buffer
 
 from signoff.attestations import (
     APPROVAL_PREDICATE,
@@ -33,31 +36,90 @@ from signoff.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from signoff.governance.collector import gc_paused
+from signoff.governance.coverage import (
+    CoverageReport,
+    drift_of,
+    gated_variables,
+    misplaced_aliases,
+)
 from signoff.governance.evidence import (
     APPROVAL_KIND,
     GATE_KIND,
     EvidenceView,
     Keyring,
     PreparedEvidence,
+    first_hand_claims,
     judge,
     prepare_envelope,
     report_predicate,
     sign_evidence,
+    utc_text,
+    verified_claims,
+    view_from_claims,
 )
 from signoff.governance.gates import STAGE_ORDER, GateInput, decide
+from signoff.governance.receipts import Claims, ReceiptKey
 from signoff.identity import resolve_actor
 from signoff.keys import KeyStore, load_public_key_pem, validate_principal
 from signoff.lookup import now, require_model, resolve
 from signoff.policy import Decision, Policy, default_policy_text
 from signoff.scanner.findings import ScanReport
 from signoff.store import Store, StoreSession
-from signoff.store.governance import ExceptionRecord, KeyRecord, PolicyRecord
+from signoff.store.governance import EvidenceRecord, ExceptionRecord, KeyRecord, PolicyRecord
 from signoff.store.row_digests import evidence_digest, exception_digest
 
 REGISTRY_PRINCIPAL = "signoff-registry"
 """The principal whose key signs checkpoints and gate decisions."""
 
 EXCEPTION_NAME_MAX = 128
+
+
+class _Signer(Ed25519PrivateKey):
+    """An Ed25519 private key that derives its public key once.
+
+    Every DSSE signature and every checkpoint asks the key for its public half (to name the key
+    id), and deriving it is a scalar multiplication: ~60 us, twenty times per governed
+    registration. Signing and serialising go to the wrapped key unchanged.
+    """
+
+    __slots__ = ("_key", "_public")
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        self._public = key.public_key()
+
+    def public_key(self) -> Ed25519PublicKey:
+        """The public key, derived when this was made."""
+        return self._public
+
+    def private_bytes(
+        self,
+        encoding: serialization.Encoding,
+        format: serialization.PrivateFormat,
+        encryption_algorithm: serialization.KeySerializationEncryption,
+    ) -> bytes:
+        """The wrapped key's serialisation."""
+        return self._key.private_bytes(encoding, format, encryption_algorithm)
+
+    def private_bytes_raw(self) -> bytes:
+        """The wrapped key's raw bytes."""
+        return self._key.private_bytes_raw()
+
+    def sign(self, data: Buffer) -> bytes:
+        """An Ed25519 signature of ``data`` by the wrapped key."""
+        return self._key.sign(data)
+
+    def __copy__(self) -> _Signer:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _Signer:
+        return self
+
+
+def signer(key: Ed25519PrivateKey) -> Ed25519PrivateKey:
+    """``key``, deriving its public key once for all the signatures it will make."""
+    return key if isinstance(key, _Signer) else _Signer(key)
 
 
 @dataclass(frozen=True)
@@ -83,48 +145,13 @@ class Promotion:
         }
 
 
-@dataclass(frozen=True)
-class Drift:
-    """One version or alias out of policy now."""
-
-    ref: str
-    stage: str
-    reasons: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON form."""
-        return {"ref": self.ref, "stage": self.stage, "reasons": list(self.reasons)}
-
-
-@dataclass(frozen=True)
-class CoverageReport:
-    """``coverage``: every approved/production version evaluated now against its stage's gate."""
-
-    policy_name: str
-    policy_digest: str
-    checked: int
-    drifted: tuple[Drift, ...]
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is out of policy."""
-        return not self.drifted
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON form."""
-        return {
-            "ok": self.ok,
-            "policy": {"name": self.policy_name, "digest": self.policy_digest},
-            "checked": self.checked,
-            "drifted": [d.to_dict() for d in self.drifted],
-        }
-
-
 class GovernanceMixin:
     """Keys, evidence, approvals, policy, exceptions, gates, promotion and coverage."""
 
     _store: Store
     keystore: KeyStore
+    _receipt_key_cache: tuple[Ed25519PrivateKey, ReceiptKey] | None = None
+    _private_keys: dict[str, tuple[tuple[int, ...], Ed25519PrivateKey, str]] | None = None
 
     def _write(self) -> AbstractContextManager[StoreSession]:  # provided by Registry
         raise NotImplementedError
@@ -207,13 +234,7 @@ class GovernanceMixin:
             return [k for k in tx.gov.list_keys() if k.keyid in {c.keyid for c in chosen}]
 
     def _actor_key(self, tx: StoreSession, actor: str) -> Ed25519PrivateKey:
-        if not self.keystore.exists(actor):
-            raise InvalidInputError(
-                f"{actor!r} has no signing key at {self.keystore.path_for(actor)}",
-                hint=f"create one with `signoff key create {actor}`",
-            )
-        key = self.keystore.load(actor)
-        keyid = hashlib.sha256(key.public_key().public_bytes_raw()).hexdigest()
+        key, keyid = self._private_key(actor)
         record = tx.gov.get_key(keyid)
         if record is None or record.principal != actor or not record.active:
             raise InvalidInputError(
@@ -221,6 +242,46 @@ class GovernanceMixin:
                 hint=f"create a new key with `signoff key create {actor}`",
             )
         return key
+
+    def _private_key(self, principal: str) -> tuple[Ed25519PrivateKey, str]:
+        """``principal``'s private key and its key id, parsed once per process while its file
+        stays the same.
+
+        Loading reads, checks and parses a PEM file (~0.2 ms), and a governed registration signs
+        with the same few keys many times. The file's identity, size, times and mode are checked
+        on every call, so a replaced, rewritten or loosened key file is loaded (and checked)
+        again. Whichever key is used, ``_actor_key`` still requires it to be registered, active
+        and the principal's own.
+        """
+        path = self.keystore.path_for(principal)
+        try:
+            info = path.stat()
+        except OSError:
+            info = None
+        if info is None:
+            raise InvalidInputError(
+                f"{principal!r} has no signing key at {path}",
+                hint=f"create one with `signoff key create {principal}`",
+            )
+        stamp = (
+            info.st_dev,
+            info.st_ino,
+            info.st_size,
+            info.st_mtime_ns,
+            info.st_ctime_ns,
+            info.st_mode,
+            info.st_uid,
+        )
+        cache = self._private_keys
+        if cache is None:
+            cache = self._private_keys = {}
+        cached = cache.get(str(path))
+        if cached is not None and cached[0] == stamp:
+            return cached[1], cached[2]
+        key = signer(self.keystore.load(principal))
+        keyid = hashlib.sha256(key.public_key().public_bytes_raw()).hexdigest()
+        cache[str(path)] = (stamp, key, keyid)
+        return key, keyid
 
     # --- evidence -----------------------------------------------------------------------------
 
@@ -241,7 +302,7 @@ class GovernanceMixin:
             version = resolve(tx, _ref(ref))
             key = self._actor_key(tx, who)
             prepared = sign_evidence(version, kind, predicate_type, predicate, key, when)
-            return self._attach(tx, version, prepared, who, when)
+            return self._attached(tx, version, prepared, who, when)
 
     def attach_envelope(
         self,
@@ -260,7 +321,20 @@ class GovernanceMixin:
         with self._write() as tx:
             version = resolve(tx, _ref(ref))
             prepared = prepare_envelope(version, envelope, kind, when)
-            return self._attach(tx, version, prepared, who, when)
+            return self._attached(tx, version, prepared, who, when)
+
+    def _attached(
+        self,
+        tx: StoreSession,
+        version: Version,
+        prepared: PreparedEvidence,
+        actor: str,
+        when: datetime,
+    ) -> EvidenceView:
+        """``_attach``, its verdict remembered for the transaction's later gates (a batch)."""
+        view = self._attach(tx, version, prepared, actor, when)
+        tx.memo[_judged_key(view, version, tuple(tx.gov.list_keys()))] = view
+        return view
 
     def _attach(
         self,
@@ -270,16 +344,24 @@ class GovernanceMixin:
         actor: str,
         when: datetime,
     ) -> EvidenceView:
+        keyring = _keyring(tx)
+        envelope_sha256 = hashlib.sha256(prepared.envelope.encode("utf-8")).hexdigest()
+        verified = first_hand_claims(prepared, keyring) or verified_claims(
+            prepared, version, keyring
+        )
+        claims, receipt = self._receipt(tx, version, prepared, envelope_sha256, verified)
         record = tx.gov.add_evidence(
             version.model,
             version.number,
             kind=prepared.kind,
             predicate_type=prepared.predicate_type,
             envelope=prepared.envelope,
-            envelope_sha256=hashlib.sha256(prepared.envelope.encode("utf-8")).hexdigest(),
+            envelope_sha256=envelope_sha256,
             attached_by=actor,
             attached_at=when,
             produced_at=prepared.produced_at,
+            claims=claims,
+            receipt=receipt,
         )
         tx.events.append(
             "evidence.attached",
@@ -295,13 +377,53 @@ class GovernanceMixin:
                 "row_digest": evidence_digest(record),
             },
         )
-        return judge(record, version, Keyring.from_records(tx.gov.list_keys()))
+        if verified is None:
+            return judge(record, version, keyring)
+        return view_from_claims(record, verified, keyring)
+
+    def _receipt(
+        self,
+        tx: StoreSession,
+        version: Version,
+        prepared: PreparedEvidence,
+        envelope_sha256: str,
+        claims: Claims | None,
+    ) -> tuple[str | None, str | None]:
+        """The claims verified now as stored text, and the registry's receipt of them (see
+        ``receipts``).
+
+        None, None when this machine lacks the registry key or the envelope is not about this
+        version: such rows are always judged in full.
+        """
+        receipt_key = self._receipt_key(tx)
+        if receipt_key is None or claims is None:
+            return None, None
+        text = claims.to_text()
+        receipt = receipt_key.seal(
+            root_digest=version.artifact.root_digest,
+            kind=prepared.kind,
+            predicate_type=prepared.predicate_type,
+            envelope_sha256=envelope_sha256,
+            produced_at=utc_text(prepared.produced_at),
+            claims=text,
+        )
+        return text, receipt
+
+    def _receipt_key(self, tx: StoreSession) -> ReceiptKey | None:
+        """The receipt MAC key, derived from the registry key (None without it)."""
+        key = self._signing_key(tx)
+        if key is None:
+            return None
+        cached = self._receipt_key_cache
+        if cached is None or cached[0] is not key:
+            cached = self._receipt_key_cache = (key, ReceiptKey(key))
+        return cached[1]
 
     def list_evidence(self, ref: str | VersionRef) -> list[EvidenceView]:
         """All evidence of a version, each judged now (trusted or not, and why)."""
         with self._store.transaction() as tx:
             version = resolve(tx, _ref(ref))
-            keyring = Keyring.from_records(tx.gov.list_keys())
+            keyring = _keyring(tx)
             return [
                 judge(r, version, keyring)
                 for r in tx.gov.list_evidence(version.model, version.number)
@@ -317,7 +439,7 @@ class GovernanceMixin:
                     hint="list evidence with `signoff evidence list REF`",
                 )
             version = resolve(tx, VersionRef(model=record.model, number=record.number))
-            keyring = Keyring.from_records(tx.gov.list_keys())
+            keyring = _keyring(tx)
             return judge(record, version, keyring), record.envelope
 
     def scan(
@@ -351,7 +473,7 @@ class GovernanceMixin:
             prepared = sign_evidence(
                 version, "artifact-scan", FINDING_PREDICATE, predicate, key, when
             )
-            return report, self._attach(tx, version, prepared, who, when)
+            return report, self._attached(tx, version, prepared, who, when)
 
     # --- approvals ----------------------------------------------------------------------------
 
@@ -382,7 +504,7 @@ class GovernanceMixin:
             prepared = sign_evidence(
                 version, APPROVAL_KIND, APPROVAL_PREDICATE, predicate, key, when
             )
-            return self._attach(tx, version, prepared, who, when)
+            return self._attached(tx, version, prepared, who, when)
 
     # --- policy and exceptions ----------------------------------------------------------------
 
@@ -524,7 +646,7 @@ class GovernanceMixin:
                     )
                 vsa = _vsa(version, decision, gate_input, policy_record)
                 prepared = sign_evidence(version, GATE_KIND, VSA_PREDICATE, vsa, key, now())
-                evidence_id = self._attach(tx, version, prepared, who, now()).id
+                evidence_id = self._attached(tx, version, prepared, who, now()).id
             tx.set_stage(version.model, version.number, target)
             tx.events.append(
                 "stage.changed",
@@ -554,53 +676,29 @@ class GovernanceMixin:
                 hint=f"promote it first: `signoff promote {version.ref} --to {required}`",
             )
 
-    def coverage(self) -> CoverageReport:
-        """Evaluate every approved and production version against its stage's gate now."""
-        with self._store.transaction() as tx:
+    def coverage(self, *, workers: int | None = None) -> CoverageReport:
+        """Evaluate every approved and production version against its stage's gate now.
+
+        Large runs split the gate evaluations over ``workers`` forked processes (default: the
+        CPU count, up to 8); a process running other threads always evaluates alone.
+        """
+        if workers is not None and workers < 1:
+            raise InvalidInputError(f"workers must be at least 1, not {workers}", hint="use 1+")
+        with self._store.transaction() as tx, gc_paused():
             policy, _ = _policy(tx)
             keyring = Keyring.from_records(tx.gov.list_keys())
-            evidence: dict[str, list[Any]] = {}
-            for record in tx.gov.all_evidence():
-                evidence.setdefault(record.ref, []).append(record)
-            exceptions = tuple(tx.gov.list_exceptions())
-            models = {m.name: m for m in tx.list_models()}
             when = now()
-            drifted: list[Drift] = []
-            versions = tx.list_versions_in_stages((Stage.APPROVED, Stage.PRODUCTION))
-            for version in versions:
-                gate_input = GateInput(
-                    model=models[version.model],
-                    version=version,
-                    evidence=tuple(
-                        judge(r, version, keyring) for r in evidence.get(version.ref, [])
-                    ),
-                    exceptions=exceptions,
-                    now=when,
-                )
-                reasons = _drift_reasons(policy, version, gate_input)
-                if reasons:
-                    drifted.append(Drift(version.ref, version.stage.value, tuple(reasons)))
-            stages = {(v.model, v.number): v.stage.value for v in versions}
-            for (model, alias), (number, _, _) in sorted(tx.alias_targets().items()):
-                required = policy.protected_aliases.get(alias)
-                actual = stages.get((model, number), "candidate or retired")
-                if required is not None and actual != required:
-                    drifted.append(
-                        Drift(
-                            f"{model}@{alias}",
-                            actual,
-                            (f"protected alias points at {model}@{number}, which is {actual}",),
-                        )
-                    )
-            return CoverageReport(policy.name, policy.digest, len(versions), tuple(drifted))
-
-
-def _drift_reasons(policy: Policy, version: Version, gate_input: GateInput) -> list[str]:
-    stage = version.stage.value
-    if not policy.has_stage(stage):
-        return [f"the policy no longer defines a gate for {stage}"]
-    decision = decide(policy, stage, gate_input)
-    return [f"{r.rule_id}: {r.message}" for r in decision.blocking]
+            gated = gated_variables(tx, keyring, self._receipt_key(tx), when)
+            drifted = drift_of(
+                policy,
+                gated,
+                tx.gov.list_exceptions(),
+                when,
+                workers=workers if workers is not None else min(os.cpu_count() or 1, 8),
+            )
+            stages = {(v.model, v.number): v.stage for v, _ in gated}
+            drifted += misplaced_aliases(policy, tx, stages)
+            return CoverageReport(policy.name, policy.digest, len(gated), tuple(drifted))
 
 
 def _ref(ref: str | VersionRef) -> VersionRef:
@@ -665,14 +763,66 @@ def _load_policy(text: str) -> Policy:
     return Policy.load(text)
 
 
+def _keyring(tx: StoreSession) -> Keyring:
+    """The active keys now, as a keyring (built once per distinct set of key rows)."""
+    return _keyring_of(tuple(tx.gov.list_keys()))
+
+
+@functools.lru_cache(maxsize=16)
+def _keyring_of(records: tuple[KeyRecord, ...]) -> Keyring:
+    return Keyring.from_records(records)
+
+
+def _judged(
+    tx: StoreSession,
+    record: EvidenceRecord,
+    version: Version,
+    keyring: Keyring,
+    keys: tuple[KeyRecord, ...],
+) -> EvidenceView:
+    """``judge``, remembered for the rest of the transaction: a batch passes a version through
+    two gates, each judging all its evidence, which the batch itself attached and judged."""
+    envelope_sha256 = hashlib.sha256(record.envelope.encode("utf-8")).hexdigest()
+    memo_key = _judged_key(record, version, keys, envelope_sha256)
+    view: EvidenceView | None = tx.memo.get(memo_key)
+    if view is None:
+        view = tx.memo[memo_key] = judge(record, version, keyring)
+    return view
+
+
+def _judged_key(
+    row: EvidenceRecord | EvidenceView,
+    version: Version,
+    keys: tuple[KeyRecord, ...],
+    envelope_sha256: str | None = None,
+) -> tuple[object, ...]:
+    """What a verdict depends on: the row's fields ``judge`` reads (the envelope by its
+    SHA-256), the version's artifact digest and the key rows the keyring was built from."""
+    return (
+        _judged,
+        row.id,
+        row.ref,
+        row.kind,
+        row.predicate_type,
+        envelope_sha256 or row.envelope_sha256,
+        row.attached_by,
+        row.attached_at,
+        row.produced_at,
+        version.artifact.root_digest,
+        keys,
+    )
+
+
 def _gate_input(tx: StoreSession, version: Version) -> GateInput:
-    keyring = Keyring.from_records(tx.gov.list_keys())
+    keys = tuple(tx.gov.list_keys())
+    keyring = _keyring_of(keys)
     model = require_model(tx, version.model)
     return GateInput(
         model=model,
         version=version,
         evidence=tuple(
-            judge(r, version, keyring) for r in tx.gov.list_evidence(version.model, version.number)
+            _judged(tx, r, version, keyring, keys)
+            for r in tx.gov.list_evidence(version.model, version.number)
         ),
         exceptions=tuple(tx.gov.list_exceptions(version.model)),
         now=now(),

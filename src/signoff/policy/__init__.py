@@ -11,9 +11,13 @@ version's ``model``, ``version``, ``evidence``, ``approvals``, ``now`` and the p
         for result in decision.blocking:
             print(result.rule_id, result.message)
 
+For many versions in one run (``coverage``), ``policy.batch()`` returns a ``BatchEvaluator``
+whose ``evaluate`` gives the same decisions while reusing rule results across versions.
+
 The shipped ``default.yaml`` documents the format in its comments.
 """
 
+from signoff.policy.batch import BatchEvaluator
 from signoff.policy.defaults import default_policy_text
 from signoff.policy.document import GATED_STAGES
 from signoff.policy.policy import Policy
@@ -22,6 +26,7 @@ from signoff.policy.results import Action, Decision, Rule, RuleResult, Status
 __all__ = [
     "GATED_STAGES",
     "Action",
+    "BatchEvaluator",
     "Decision",
     "Policy",
     "Rule",

@@ -64,18 +64,37 @@ def result(rule: Rule, status: Status, message: str) -> RuleResult:
 def _evaluate(
     compiled: CompiledRule, context: cel.Context, excepted: Collection[str]
 ) -> RuleResult:
-    rule = compiled.rule
+    when = True if compiled.when is None else condition(compiled.when, context, "when")
+    check = condition(compiled.check, context, "check") if when is True else None
+    message = failure_message(compiled, context) if check is False else ""
+    outcome = settle(compiled, when, check, message)
+    if outcome.status in ("fail", "warn") and compiled.rule.id in excepted:
+        return result(compiled.rule, "excepted", message)
+    return outcome
+
+
+def condition(expression: Expression, context: cel.Context, field: str) -> bool | str:
+    """The bool ``expression`` yields, or the text of the error that makes its rule ``error``."""
     try:
-        if compiled.when is not None and not _boolean(compiled.when, context, "when"):
-            return compiled.skipped
-        passed = _boolean(compiled.check, context, "check")
+        return _boolean(expression, context, field)
     except _RuleError as error:
-        return result(rule, "error", str(error))
-    if passed:
+        return str(error)
+
+
+def settle(
+    compiled: CompiledRule, when: bool | str, check: bool | str | None, message: str
+) -> RuleResult:
+    """The result, before exceptions, of a rule whose ``when`` and ``check`` gave these.
+
+    ``check`` is read only when ``when`` is True, ``message`` only when ``check`` is False.
+    """
+    rule = compiled.rule
+    if when is not True:
+        return compiled.skipped if when is False else result(rule, "error", str(when))
+    if check is True:
         return compiled.passed
-    message = _failure_message(compiled, context)
-    if rule.id in excepted:
-        return result(rule, "excepted", message)
+    if check is not False:
+        return result(rule, "error", str(check))
     return result(rule, "fail" if rule.action == "deny" else "warn", message)
 
 
@@ -91,9 +110,8 @@ def _boolean(expression: Expression, context: cel.Context, field: str) -> bool:
     return value
 
 
-def _failure_message(compiled: CompiledRule, context: cel.Context) -> str:
+def failure_message(compiled: CompiledRule, context: cel.Context) -> str:
     """``messageExpression`` if it yields a string, else ``message``, else a generic message."""
-    rule = compiled.rule
     if compiled.message_expression is not None:
         try:
             value = compiled.message_expression.run(context)
@@ -101,4 +119,10 @@ def _failure_message(compiled: CompiledRule, context: cel.Context) -> str:
             value = None
         if isinstance(value, str) and value:
             return value
+    return static_message(compiled.rule)
+
+
+def static_message(rule: Rule) -> str:
+    """``message``, else a generic message: what a failure reports without a usable
+    ``messageExpression``."""
     return rule.message or f"check failed: {rule.title}"

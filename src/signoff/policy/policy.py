@@ -9,6 +9,7 @@ from typing import Any
 
 from signoff.errors import InvalidInputError
 from signoff.policy import document
+from signoff.policy.batch import DEFAULT_MAX_ENTRIES, BatchEvaluator
 from signoff.policy.evaluation import CompiledRule, evaluate_rules
 from signoff.policy.expressions import Expression, compile_expression
 from signoff.policy.projection import Projection
@@ -130,6 +131,19 @@ class Policy:
             policy_name=self.name,
             policy_digest=self.digest,
             results=evaluate_rules(gate.rules, context, excepted),
+        )
+
+    def batch(self, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> BatchEvaluator:
+        """An evaluator for many versions in one run: the same decisions, results reused.
+
+        See ``signoff.policy.batch``. Its caches are dropped whenever they hold more than
+        ``max_entries`` items (checked before each evaluation). Not thread-safe.
+        """
+        return BatchEvaluator(
+            self,
+            {stage: (gate.rules, gate.projection) for stage, gate in self._gates.items()},
+            self._document.params,
+            max_entries=max_entries,
         )
 
     def _stage(self, stage: str) -> _Gate:

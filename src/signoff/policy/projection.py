@@ -23,7 +23,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What counts as a word: also what `access.py` reads rules by.
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Records come from callers; bound the memo so odd keys cannot grow it without limit.
 _MEMO_LIMIT = 4096
 
@@ -34,7 +35,7 @@ class Projection:
     __slots__ = ("_kept", "_known", "_words")
 
     def __init__(self, sources: Iterable[str]) -> None:
-        self._words = frozenset(word for source in sources for word in _WORD.findall(source))
+        self._words = frozenset(word for source in sources for word in WORD.findall(source))
         # Memo of the keys seen so far and those of them kept: field names repeat across every
         # record of every version, so after the first version trimming is two set operations.
         self._known: set[Any] = set()
@@ -58,7 +59,7 @@ class Projection:
 
     def keeps(self, key: Any) -> bool:
         """Whether a record keeps ``key``: a word of the expressions, or not identifier-shaped."""
-        return not isinstance(key, str) or key in self._words or not _WORD.fullmatch(key)
+        return not isinstance(key, str) or key in self._words or not WORD.fullmatch(key)
 
     def _evidence(self, item: Any) -> Any:
         record = self._record(item)

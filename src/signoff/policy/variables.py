@@ -12,7 +12,9 @@ The caller (the registry) supplies, per version::
     now        timestamp (a timezone-aware ``datetime``); ``now - timestamp`` is a duration
 
 and the policy adds ``params`` (``spec.params`` plus ``maxEvidenceAgeDays``). Exceptions are not
-a variable: they are applied to the results, so no rule can read or depend on them.
+a variable: they are applied to the results, so no rule can read or depend on them. ``age_days``
+is computed when the variables are read, so it is the field that differs for every evidence and
+approval item; ``batch.py`` keys expressions that only compare it with a limit by the outcomes.
 
 Converting Python values to CEL values is what an evaluation costs most (the binding tries several
 types, in order, on every string and map key), so the context is built once per version and every
@@ -45,7 +47,7 @@ def build_context(
 
     With a ``projection``, only what it keeps is converted.
     """
-    _check(variables)
+    check_variables(variables)
     values = projection.apply(variables) if projection is not None else dict(variables)
     values[PARAMS] = params
     try:
@@ -57,7 +59,8 @@ def build_context(
         ) from None
 
 
-def _check(variables: Mapping[str, Any]) -> None:
+def check_variables(variables: Mapping[str, Any]) -> None:
+    """Refuse supplied ``variables`` that are not exactly the policy variables, well typed."""
     names = set(variables)
     if PARAMS in names:
         raise InvalidInputError(

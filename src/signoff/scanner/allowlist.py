@@ -12,7 +12,7 @@ import _compat_pickle
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from signoff.scanner.findings import Severity
@@ -319,6 +319,12 @@ def torchscript_global(module: str, name: str) -> bool:
     return all(part.isidentifier() for part in parts) and not any(map(_is_dunder, parts[1:]))
 
 
+Decision = tuple[Danger | None, bool]
+"""What an allowlist says of one import: its known danger (if any), and whether it is allowed."""
+_MAX_DECISIONS = 1 << 14
+"""Decisions an allowlist keeps (a pickle naming ever new globals cannot grow it further)."""
+
+
 @dataclass(frozen=True)
 class Allowlist:
     """Globals a pickle may name: exact ``module.qualname`` entries or ``module.*`` wildcards."""
@@ -327,6 +333,15 @@ class Allowlist:
     profiles: tuple[str, ...]
     torchscript: bool = False
     """Scanning a pickle of a TorchScript archive: :func:`torchscript_global` names pass too."""
+    _decisions: dict[tuple[str, str], Decision] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    """Decisions already taken: the allowlist is immutable, so each one is computed once (a
+    scan asks about the same few globals, ``torch._utils._rebuild_tensor_v2`` ..., many times)."""
+    _torchscript: list[Allowlist] = field(
+        default_factory=list, init=False, repr=False, compare=False, hash=False
+    )
+    """:meth:`for_torchscript`, made once (it keeps its own decisions)."""
 
     @classmethod
     def default(cls) -> Allowlist:
@@ -366,7 +381,13 @@ class Allowlist:
 
     def for_torchscript(self) -> Allowlist:
         """This allowlist for the pickles of a TorchScript archive."""
-        return Allowlist(entries=self.entries, profiles=self.profiles, torchscript=True)
+        if self.torchscript:
+            return self
+        if not self._torchscript:
+            self._torchscript.append(
+                Allowlist(entries=self.entries, profiles=self.profiles, torchscript=True)
+            )
+        return self._torchscript[0]
 
     def allows(self, module: str, name: str) -> bool:
         """Whether a pickle may import ``name`` from ``module``.
@@ -375,16 +396,31 @@ class Allowlist:
         wildcards only match plain, non-dunder names. Known-dangerous names are never allowed
         (but for TorchScript's value builders in a TorchScript archive's pickles).
         """
+        return self.decision(module, name)[1]
+
+    def decision(self, module: str, name: str) -> Decision:
+        """``(danger, allowed)`` for an import of ``module.name``: the known danger, if any (no
+        danger is reported for TorchScript names this allowlist accepts), and :meth:`allows`."""
+        key = (module, name)
+        decided = self._decisions.get(key)
+        if decided is None:
+            decided = self._decide(module, name)
+            if len(self._decisions) < _MAX_DECISIONS:
+                self._decisions[key] = decided
+        return decided
+
+    def _decide(self, module: str, name: str) -> Decision:
         if self.torchscript and torchscript_global(module, name):
-            return True
-        if danger(module, name) is not None:
-            return False
+            return None, True
+        found = danger(module, name)
+        if found is not None:
+            return found, False
         for mod, nm in {(module, name), py3_name(module, name)}:
             if f"{mod}.{nm}" in self.entries:
-                return True
+                return None, True
             if "." not in nm and not _is_dunder(nm) and f"{mod}.*" in self.entries:
-                return True
-        return False
+                return None, True
+        return None, False
 
 
 @functools.cache

@@ -109,8 +109,14 @@ class _Reader:
             count -= step
 
     def unpack(self, code: str) -> Any:
-        fmt = self.endian + code
-        return struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
+        layout = _layout(self.endian + code)
+        return layout.unpack(self.read(layout.size))[0]
+
+
+@functools.cache
+def _layout(fmt: str) -> struct.Struct:
+    """A compiled struct layout (the reader unpacks a few formats thousands of times)."""
+    return struct.Struct(fmt)
 
 
 class _Scan:
@@ -455,11 +461,27 @@ _RULES: tuple[tuple[Severity, str, re.Pattern[str], bool], ...] = (
         False,
     ),
 )
-_ANYWHERE = tuple(
-    re.compile(pattern.pattern.removeprefix("^"), pattern.flags).search
-    for _, _, pattern, _ in _RULES
-)
-"""Each rule's pattern, searched in the whole template (anchored ones unanchored)."""
+
+
+def _anywhere(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """A pattern that finds something in any text where ``pattern`` finds something in a part.
+
+    Leading zero-width assertions and optional prefixes are dropped (a match of the rest is
+    where a match would be): what is left starts with literal text, which the regex engine
+    looks for quickly, where a leading ``\\b`` or ``[-+\\s]*`` is tried at every position.
+    An underscore-only string needs a quote followed by an underscore.
+    """
+    text = pattern.pattern
+    if text.startswith(r"""(['\"])_+"""):
+        return re.compile(r"""['"]_""")
+    for prefix in ("^", r"[-+\s]*", r"\b"):
+        text = text.removeprefix(prefix)
+    return re.compile(text, pattern.flags)
+
+
+_ANYWHERE = tuple(_anywhere(pattern).search for _, _, pattern, _ in _RULES)
+"""Each rule's pattern, or a looser one, searched in the whole template: a rule that finds
+nothing there is not tried on each tag (see :func:`analyse_chat_template`)."""
 _GADGET_NAMES = frozenset(
     {"cycler", "joiner", "lipsum", "self", "config", "request", "url_for", "os", "sys"}
 )
@@ -470,7 +492,8 @@ def analyse_chat_template(text: str) -> list[tuple[Severity, str, str]]:
     """Dangerous constructs in a Jinja chat template as ``(severity, reason, excerpt)``.
 
     Only the code inside ``{{ }}`` and ``{% %}`` is examined (literal text may say anything).
-    Never renders the template.
+    Never renders the template. Jinja's parse adds what text rules cannot see, when they found
+    nothing critical (a template they found critical is blocked either way).
     """
     found: dict[str, tuple[Severity, str]] = {}
     # A rule that matches nowhere in the whole text matches in no tag's code either (code is a
@@ -484,8 +507,11 @@ def analyse_chat_template(text: str) -> list[tuple[Severity, str, str]]:
             hit = pattern.search(bare if on_bare else code)
             if hit is not None and reason not in found:
                 found[reason] = (severity, _excerpt(match.group(0), hit.start()))
-    for severity, reason, excerpt in _jinja_findings(text):
-        found.setdefault(reason, (severity, excerpt))
+    if not any(severity is Severity.CRITICAL for severity, _ in found.values()):
+        # The parse looks for what the text rules cannot see; a template they already found
+        # critical is condemned either way, and parsing costs more than the rest of the scan.
+        for severity, reason, excerpt in _jinja_findings(text):
+            found.setdefault(reason, (severity, excerpt))
     return [(severity, reason, excerpt) for reason, (severity, excerpt) in found.items()]
 
 
@@ -565,6 +591,26 @@ _PARSE_TRIGGERS = re.compile(
     r"import|include|extends|attr|eval|exec|popen|getattr|setattr|open)\b|"
     r"\bnamespace[\s)]*\.|\bsystem[\s)]*\("
 )
+_TRIGGER_WORDS = re.compile(
+    r"cycler|joiner|lipsum|self|config|request|url_for|os|sys|import|include|extends|attr|eval|"
+    r"exec|popen|getattr|setattr|open|namespace|system"
+)
+"""Where a word of _PARSE_TRIGGERS may start. Python's regex engine finds these literals fast,
+but tries a leading ``\\b`` at every position (twenty times slower on a chat template)."""
+_TRIGGER_SIGNS = tuple(re.compile(pattern).search for pattern in (r"\.\s*_", r"\\(?![ntr\\'\"])"))
+
+
+def _parse_triggered(text: str) -> bool:
+    """``_PARSE_TRIGGERS.search(text) is not None``, computed faster."""
+    if "'_" in text or '"_' in text or any(search(text) for search in _TRIGGER_SIGNS):
+        return True
+    # A trigger word starts at a word boundary, so never inside an earlier candidate (all word
+    # characters): trying the full pattern at each candidate finds every match there is.
+    return any(
+        _PARSE_TRIGGERS.match(text, found.start()) for found in _TRIGGER_WORDS.finditer(text)
+    )
+
+
 _ITEM_OPERATORS = frozenset({"~", "+", "*", "**", "%", "|"})
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 _MAX_UNPARSED_OPENERS = 48
@@ -573,7 +619,7 @@ _MAX_UNPARSED_BLOCKS = 128
 
 def _parse_can_find(text: str, jinja: _Jinja) -> bool:
     """False only when Jinja's parse of ``text`` cannot yield a finding (conservative)."""
-    if _PARSE_TRIGGERS.search(text) is not None:
+    if _parse_triggered(text):
         return True
     openers = text.count("(") + text.count("[") + text.count("{")
     tags = text.count("{%") + text.count("{{") + text.count("{#")

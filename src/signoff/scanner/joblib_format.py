@@ -22,7 +22,7 @@ import time
 import zlib
 from typing import TYPE_CHECKING, BinaryIO
 
-from signoff.scanner.allowlist import Allowlist, py3_name
+from signoff.scanner.allowlist import Allowlist
 from signoff.scanner.findings import ScanFinding, Severity
 from signoff.scanner.limits import Limits
 from signoff.scanner.npy import DType, parse_descr
@@ -35,6 +35,7 @@ from signoff.scanner.pickle_scan import (
     PickleWalker,
     Result,
     SymDict,
+    opcode_run,
     scan_pickles,
     walk_pickle,
 )
@@ -60,6 +61,8 @@ _COMPANION_WRAPPERS = frozenset(
 )
 _SHADOW_BYTES = 1 << 16
 """Array bytes re-read as pickle opcodes, as a plain ``pickle.load`` would see them."""
+_SHADOW_LIMITS = Limits(max_opcodes=_SHADOW_BYTES)
+"""(Opcodes take a byte at least: the walk of ``_SHADOW_BYTES`` never hits this.)"""
 _SHADOW_RUN = 1000
 """Valid opcodes in a row that no real array data produces."""
 _SHADOW_IMPORTS = frozenset({RULE_DANGEROUS, RULE_UNLISTED})
@@ -75,7 +78,7 @@ def numpy_array_hook(walker: PickleWalker, target: object, state: object, offset
     """After a BUILD: step over the array data joblib wrote behind a NumpyArrayWrapper."""
     if type(target) is not Result or target.callee is None:
         return
-    name = py3_name(target.callee.module, target.callee.name)
+    name = target.callee.key
     if name in _ARRAY_WRAPPERS:
         _array_data(walker, state, offset)
     elif name in _COMPANION_WRAPPERS:
@@ -102,7 +105,7 @@ def dtype_of(value: object) -> DType | None:
 def _parse_dtype(value: Result) -> DType | None:
     if value.callee is None or type(value.args) is not tuple:
         return None
-    if py3_name(value.callee.module, value.callee.name) != ("numpy", "dtype") or not value.args:
+    if value.callee.key != ("numpy", "dtype") or not value.args:
         return None
     descr = value.args[0]
     parsed = parse_descr(descr) if isinstance(descr, str) else None
@@ -152,22 +155,38 @@ def _array_data(walker: PickleWalker, state: object, offset: int) -> None:
         if not inner.complete:
             raise Broken(f"the object array pickled after offset {offset} is broken")
         return
-    if state.get("numpy_array_alignment_bytes") is not None:
+    nbytes = count * dtype.itemsize
+    buf, i = reader.buf, reader.i
+    padded = state.get("numpy_array_alignment_bytes") is not None
+    # Usually the padding and the data are in the reader's buffer already: step over them there
+    # (what reader.read/peek/skip do, without their calls; the walk checks its byte budget at
+    # its next refill).
+    if padded and i < len(buf):
+        i += 1 + buf[i]
+    if (not padded or i > reader.i) and i + nbytes <= len(buf):
+        if nbytes and buf[i] in _OPCODES:  # else a plain load stops at once: nothing to check
+            _shadow(walker, buf[i : i + min(nbytes, _SHADOW_BYTES)], reader.start + i, nbytes)
+        reader.i = i + nbytes
+        return
+    if padded:
         padding = reader.read(1)
         if not padding or reader.skip(padding[0]) < padding[0]:
             raise Broken(f"the array padding after offset {offset} is truncated")
-    nbytes = count * dtype.itemsize
-    _shadow(walker, reader.peek(min(nbytes, _SHADOW_BYTES)), reader.pos, nbytes)
+    first = reader.peek(1) if nbytes else b""
+    if first and first[0] in _OPCODES:
+        _shadow(walker, reader.peek(min(nbytes, _SHADOW_BYTES)), reader.pos, nbytes)
     if reader.skip(nbytes, walker.deadline) < nbytes:
         raise Broken(f"the {nbytes} bytes of array data after offset {offset} are truncated")
     walker.check_bytes()
 
 
 def _elements(shape: object) -> int | None:
-    if type(shape) is not tuple or not all(type(d) is int and d >= 0 for d in shape):
+    if type(shape) is not tuple:
         return None
     count = 1
     for d in shape:
+        if type(d) is not int or d < 0:
+            return None
         count *= d
     return count
 
@@ -176,12 +195,15 @@ def _shadow(walker: PickleWalker, data: bytes, offset: int, nbytes: int) -> None
     """Report array bytes that a plain ``pickle.load`` would execute as opcodes."""
     if not data or data[0] not in _OPCODES:
         return  # the walk would stop at its first byte: nothing to report (most array data)
+    run = opcode_run(data, _SHADOW_RUN)
+    if run.opcodes + 1 < _SHADOW_RUN and not run.imports:
+        return  # a short run without an import: the walk below would report nothing
     shadow = PickleWalker(
         PickleReader(io.BytesIO(data), offset),
         file=walker.file,
         member=walker.member,
         allowlist=walker.allowlist,
-        limits=Limits(max_opcodes=len(data)),
+        limits=_SHADOW_LIMITS,
         deadline=walker.deadline,
         depth=walker.depth + 1,
     )

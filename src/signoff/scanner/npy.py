@@ -227,8 +227,24 @@ def scan_npy(
     return out
 
 
+_SIMPLE_HEADER = re.compile(
+    r"\{'descr': '([<>|=]?[A-Za-z][0-9]*)', 'fortran_order': (True|False), "
+    r"'shape': \(((?:0|[1-9][0-9]*)(?:, (?:0|[1-9][0-9]*))*,?)?\), \} *\n?"
+)
+"""The header numpy writes for plain dtypes, read without ``ast`` (exactly what literal_eval
+reads from it); anything else goes through ``ast.literal_eval``."""
+
+
 def _parse_header(raw: bytes, encoding: str) -> dict[str, object] | str:
     """The header dict, or why it cannot be read."""
+    simple = _SIMPLE_HEADER.fullmatch(raw.decode("latin-1"))
+    if simple is not None:
+        dims = simple.group(3)
+        return {
+            "descr": simple.group(1),
+            "fortran_order": simple.group(2) == "True",
+            "shape": tuple(int(d) for d in dims.split(",") if d.strip()) if dims else (),
+        }
     try:
         value = ast.literal_eval(raw.decode(encoding))
     except Exception as exc:  # any failure to parse untrusted text means "unreadable"

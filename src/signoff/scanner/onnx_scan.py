@@ -74,6 +74,11 @@ class _Wire:
         return value
 
     def varint(self) -> int:
+        index = self.index
+        if index < len(self.buf) and self.buf[index] < 0x80:  # one byte: most tags and lengths
+            self.index = index + 1
+            self.pos += 1
+            return self.buf[index]
         value = 0
         for shift in range(0, 70, 7):
             byte = self.byte()

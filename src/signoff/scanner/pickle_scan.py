@@ -17,13 +17,14 @@ from __future__ import annotations
 import codecs
 import io
 import math
+import pickletools
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
-from signoff.scanner.allowlist import Allowlist, danger, py3_name, torchscript_global
+from signoff.scanner.allowlist import Allowlist, py3_name
 from signoff.scanner.findings import ScanFinding, Severity
 from signoff.scanner.limits import Limits
 
@@ -58,8 +59,6 @@ _MAX_MEMO = 20_000_000
 _MAX_FINDINGS = 500
 _MAX_NESTED_BYTES = 64 << 20
 """Embedded pickles larger than this are not re-read (the loader call is reported regardless)."""
-_CHECK_EVERY = 1 << 14
-"""Opcodes between budget checks (time is only read this often)."""
 
 # Modules and names pickle loads that deserialise their argument: scan that argument too.
 _NESTED_LOADERS = frozenset(
@@ -103,13 +102,18 @@ _FIXED_ARGS = {
 class Global:
     """A global the pickle imports (``module.name``), or an attribute reached from one."""
 
-    __slots__ = ("getattr", "module", "name", "offset")
+    __slots__ = ("getattr", "key", "loader", "module", "name", "offset")
 
     def __init__(self, module: str, name: str, offset: int) -> None:
         self.module = module
         self.name = name
         self.offset = offset
-        self.getattr = py3_name(module, name) == _GETATTR
+        key = py3_name(module, name)
+        self.key = key
+        """The Python 3 spelling the unpickler imports (computed once, not at every call)."""
+        self.getattr = key == _GETATTR
+        self.loader = key in _NESTED_LOADERS
+        """Whether calling it deserialises its argument (``pickle.loads`` & co.)."""
 
     @property
     def dotted(self) -> str:
@@ -211,6 +215,8 @@ class PickleReader:
         self.end: int | None = None
         """Absolute end of the stream when known (seekable streams)."""
         self.seekable = False
+        self.eof = False
+        """Whether a read came back empty: reads from here on are not tried again."""
         self._origin = 0
         try:
             if stream.seekable():
@@ -230,7 +236,7 @@ class PickleReader:
     def fill(self, need: int) -> None:
         """Make ``need`` bytes available from ``i`` when the stream has them."""
         have = len(self.buf) - self.i
-        if have >= need:
+        if have >= need or self.eof:
             return
         parts = [self.buf[self.i :]]
         self.start += self.i
@@ -238,6 +244,7 @@ class PickleReader:
         while have < need:
             chunk = self.stream.read(max(_CHUNK, need - have))
             if not chunk:
+                self.eof = True
                 break
             parts.append(chunk)
             have += len(chunk)
@@ -278,6 +285,7 @@ class PickleReader:
                 raise LimitReached("time")
             chunk = self.stream.read(min(_SKIP_CHUNK, remaining - skipped))
             if not chunk:
+                self.eof = True
                 break
             skipped += len(chunk)
         self.start += skipped
@@ -301,10 +309,12 @@ class PickleReader:
             self.start = self.pos
             self.buf = b""
             self.i = 0
+            self.eof = False
 
 
 BuildHook = Callable[["PickleWalker", object, object, int], None]
-"""Called after each BUILD with (walker, target, state, offset); may read from ``walker.reader``."""
+"""Called after each BUILD of a value built by a call (a :class:`Result`) with (walker, target,
+state, offset); may read from ``walker.reader``."""
 PersistentHook = Callable[["PickleWalker", object, int], None]
 """Called for each persistent id with (walker, pid, offset) instead of the default note."""
 
@@ -334,9 +344,93 @@ _last_sniff: tuple[bytes, bool] = (b"", False)
 _SNIFF_LIMITS = Limits(max_opcodes=_SNIFF_BYTES)
 
 
+def _argument_kinds() -> dict[int, int]:
+    """Opcode -> how its argument is laid out: bytes (>= 0), lines (-1, -2) or a length prefix
+    (``pickletools``' TAKEN_FROM_ARGUMENT* codes, -2 to -5, shifted to -12 to -15)."""
+    kinds = {}
+    for opcode in pickletools.opcodes:
+        arg = opcode.arg
+        if arg is None:
+            kind = 0
+        elif arg.n >= 0:
+            kind = arg.n
+        elif arg.n == pickletools.UP_TO_NEWLINE:
+            kind = -2 if opcode.name in ("GLOBAL", "INST") else -1
+        else:
+            kind = arg.n - 10
+        kinds[ord(opcode.code)] = kind
+    return kinds
+
+
+_ARGUMENTS = _argument_kinds()
+_PREFIX_SIZES = {-12: 1, -13: 4, -14: 4, -15: 8}
+_IMPORT_OPCODES = frozenset(b"ci\x93")  # GLOBAL, INST, STACK_GLOBAL
+
+
+class OpcodeRun(NamedTuple):
+    """How far a walk of some bytes can get: see :func:`opcode_run`."""
+
+    opcodes: int
+    """Opcodes read, the one the run stops at included (a walk that runs out of data counts
+    one more: the opcode it finds missing)."""
+    imports: bool
+    """Whether an import opcode (GLOBAL, INST, STACK_GLOBAL) is among them."""
+    broken: bool
+    """Whether the run stops at an unknown opcode or a negative length (where a walk stops
+    with a broken stream, not with the end of the data or STOP)."""
+
+
+def opcode_run(data: bytes, limit: int, *, to_import: bool = True) -> OpcodeRun:
+    """The opcodes of ``data`` up to where a walk stops, or ``limit`` of them; with
+    ``to_import``, only up to the first import.
+
+    Hand-rolled, not ``pickletools.genops``: only argument lengths are read (no values, no
+    tuple per opcode), and the run stops exactly where the walker stops, or later (it does not
+    check protocol numbers). Format checks use it to learn cheaply that bytes are no pickle
+    a walk could report anything about; tests check it against genops and the walker.
+    """
+    end = len(data)
+    i = 0
+    count = 0
+    imports = broken = False
+    while i < end and count < limit:
+        op = data[i]
+        i += 1
+        count += 1
+        kind = _ARGUMENTS.get(op)
+        if kind is None:
+            broken = True
+            break
+        if op == 0x2E:  # STOP
+            break
+        if op in _IMPORT_OPCODES:
+            imports = True
+            if to_import:
+                break
+        if kind >= 0:
+            i += kind
+        elif kind >= -2:  # one or two lines
+            for _ in range(-kind):
+                line_end = data.find(b"\n", i)
+                i = end + 1 if line_end < 0 else line_end + 1
+        else:
+            size = _PREFIX_SIZES[kind]
+            length = int.from_bytes(data[i : i + size], "little", signed=kind == -13)
+            if i + size > end:
+                break
+            if length < 0:
+                broken = True
+                break
+            i += size + length
+    return OpcodeRun(count, imports, broken)
+
+
 def _walks_as_pickle(first_bytes: bytes) -> bool:
+    sample = first_bytes[:_SNIFF_BYTES]
+    if opcode_run(sample, _SNIFF_BYTES, to_import=False).broken:
+        return False  # the walk below breaks on it too: neither complete nor cut by the end
     walker = PickleWalker(
-        PickleReader(io.BytesIO(first_bytes[:_SNIFF_BYTES])),
+        PickleReader(io.BytesIO(sample)),
         file="",
         member=None,
         allowlist=_NOTHING_ALLOWED,
@@ -401,7 +495,10 @@ class PickleWalker:
         self.persistent_hook = persistent_hook
         self.stack: list[object] = []
         self.marks: list[int] = []
-        self.memo: dict[int, object] = {}
+        self.memo: list[object] | dict[int, object] = []
+        """The unpickler's memo: a list while its keys are 0, 1, 2 ... (what picklers write:
+        MEMOIZE, or PUT of the next key; appending is cheaper than a dict insert), a dict from
+        the first PUT that skips ahead."""
         self.globals: list[tuple[str, str, int]] = []
         self._seen: dict[tuple[str, str], bool] = {}
         self._findings: dict[tuple[str, str], _Counted] = {}
@@ -498,9 +595,11 @@ class PickleWalker:
         return value
 
     def judge(self, module: str, name: str, offset: int, via: str) -> None:
-        if self.allowlist.torchscript and torchscript_global(module, name):
-            return  # TorchScript classes and value builders, in a TorchScript archive's pickle
-        found = danger(module, name)
+        # TorchScript classes and value builders, in a TorchScript archive's pickle, come back
+        # allowed without a danger.
+        found, allowed = self.allowlist.decision(module, name)
+        if allowed:
+            return
         dotted = f"{module}.{name}"
         if found is not None:
             self.add(
@@ -513,7 +612,7 @@ class PickleWalker:
                 offset,
                 dotted,
             )
-        elif not self.allowlist.allows(module, name):
+        else:
             self.add(
                 RULE_UNLISTED,
                 Severity.HIGH,
@@ -545,8 +644,7 @@ class PickleWalker:
         if type(callee) is Global:
             if callee.getattr:
                 return self._getattr(args, offset)
-            key = py3_name(callee.module, callee.name)
-            if key in _NESTED_LOADERS:
+            if callee.loader:
                 self._note_nested(callee, args, offset)
             return Result(callee, args if type(args) is tuple and len(args) <= 8 else None, offset)
         if type(callee) is Opaque and callee.kind in _QUIET:
@@ -590,7 +688,7 @@ class PickleWalker:
         first = args[0] if type(args) is tuple and args else None
         if type(first) is Result and first.callee is not None and type(first.args) is tuple:
             inner = first.args[0] if first.args else None
-            name = py3_name(first.callee.module, first.callee.name)
+            name = first.callee.key
             if name == ("_codecs", "encode") and type(inner) in (str, Blob):
                 # Protocol 0-2 bytes are _codecs.encode(text, "latin1"); text is kept as a Blob.
                 first = inner if type(inner) is Blob else Blob(first.offset, 0, None, True)
@@ -802,7 +900,11 @@ class PickleWalker:
             )
 
     def _memo_get(self, key: int, offset: int) -> object:
-        value = self.memo.get(key, self)
+        memo = self.memo
+        if isinstance(memo, list):
+            value: object = memo[key] if 0 <= key < len(memo) else self
+        else:
+            value = memo.get(key, self)
         if value is self:
             self.malformed(f"memo key {key} is read before it is written", offset)
             return Opaque("missing memo entry", offset)
@@ -812,210 +914,319 @@ class PickleWalker:
 
     def _memo_put(self, key: int, offset: int) -> None:
         memo = self.memo
+        if isinstance(memo, list):
+            if key < len(memo):
+                memo[key] = self._top(offset)
+                return
+            if key > len(memo):  # a gap: the keys are no longer 0, 1, 2 ...
+                memo = self.memo = dict(enumerate(memo))
         if key not in memo and len(memo) >= _MAX_MEMO:
             raise LimitReached("memo")
-        memo[key] = self._top(offset)
+        if isinstance(memo, list):
+            memo.append(self._top(offset))
+        else:
+            memo[key] = self._top(offset)
 
     def _run(self) -> object:
-        # One flat dispatch loop: the per-opcode cost is what bounds scan speed. The buffer and
-        # position live in locals and are handed back to the reader (r.i = i) before anything
-        # that reads the stream itself; common opcodes are decoded inline from the buffer.
+        # Hand-rolled rather than pickletools.genops: genops builds a tuple and decodes the
+        # argument of every opcode (a generator step each), knows no stack, and reads skipped
+        # payloads; this one flat loop costs less per opcode, and the per-opcode cost is what
+        # bounds scan speed (tests check it against genops on every protocol and on cut streams).
+        #
+        # The buffer, position and mark floor live in locals. Past ``lim`` fewer than 9 bytes
+        # (the longest fixed-size opcode) are buffered: only there does the loop refill, check
+        # its budgets (time, bytes, memo: so at least once per 64 KiB buffer) and watch for an
+        # opcode that ran past the end of the data (it is reported there, before the next
+        # opcode is read). Anything that reads the stream itself gets the position first
+        # (``r.i = i``) and the locals are reloaded after it.
         r = self.reader
         stack = self.stack
-        push = stack.append
         pop = stack.pop
         marks = self.marks
         memo = self.memo
-        max_ops = self.limits.max_opcodes
-        count = 0
-        next_check = min(_CHECK_EVERY, max_ops + 1)
+        memo_list = memo if isinstance(memo, list) else None  # (see self.memo)
+        hook = self.build_hook
+        deadline = self.deadline
+        max_bytes = self.limits.max_pickle_bytes
+        floor = marks[-1] if marks else 0  # stack items below it belong to an open MARK
+        getattrs = self._getattr_pushed != 0  # builtins.getattr imported: memo reads count it
         buf = r.buf
         i = r.i
         n = len(buf)
+        lim = n - 9
         start = r.start
+        op = 0
+        count = 0
         try:
-            while True:
-                if n - i < 9:
+            for count in range(1, self.limits.max_opcodes + 1):  # (kept for self.opcodes)
+                if i > lim:
+                    if i > n:  # the previous opcode ran past the data: it is the last one read
+                        r.i = n
+                        count -= 1
+                        raise Truncated(f"opcode 0x{op:02x} at offset {start + n} is truncated")
                     r.i = i
-                    r.fill(9)
-                    buf, i, n, start = r.buf, r.i, len(r.buf), r.start
+                    if not r.eof:
+                        if time.monotonic() > deadline:
+                            raise LimitReached("time")
+                        if len(memo) > _MAX_MEMO:
+                            raise LimitReached("memo")
+                        if start + i - self.start > max_bytes:
+                            raise LimitReached("bytes")
+                        r.fill(9)
+                        buf, i, n, start = r.buf, r.i, len(r.buf), r.start
+                    # At the end of the stream only an opcode that ran past it (or its absence)
+                    # needs this branch.
+                    lim = n - 1 if r.eof else n - 9
                     if i >= n:
                         if r.pos == self.start:
                             raise Broken("the stream is empty where a pickle should start")
                         raise Truncated("the stream ends before STOP")
                 op = buf[i]
-                count += 1
-                if count >= next_check:
-                    r.i = i
-                    if count > max_ops:
-                        raise LimitReached("opcodes")
-                    if time.monotonic() > self.deadline:
-                        raise LimitReached("time")
-                    self.check_bytes()
-                    next_check = min(count + _CHECK_EVERY, max_ops + 1)
-                # Most frequent opcodes first; fixed-size arguments come straight from buf.
-                if op == 0x94:  # MEMOIZE
-                    if len(stack) > (marks[-1] if marks else 0):
-                        if len(memo) >= _MAX_MEMO:
-                            r.i = i
-                            raise LimitReached("memo")
-                        memo[len(memo)] = stack[-1]
+                # Most frequent opcodes first, in two halves (a comparison per opcode tried is
+                # a good part of the cost); fixed-size arguments come straight from buf.
+                if op == 0x68:  # BINGET
+                    try:
+                        value = memo[buf[i + 1]]
+                    except LookupError:
+                        value = self._memo_get(buf[i + 1], start + i)  # reports the miss
                     else:
-                        self.malformed("MEMOIZE on an empty stack", start + i)
-                    i += 1
-                elif op == 0x71:  # BINPUT
-                    if len(stack) > (marks[-1] if marks else 0) and len(memo) < _MAX_MEMO:
-                        memo[buf[i + 1]] = stack[-1]
-                    else:  # underflow or memo limit: reported there
-                        self._memo_put(buf[i + 1], start + i)
+                        if getattrs:
+                            value = self._memo_get(buf[i + 1], start + i)  # counts getattr
+                    stack.append(value)
                     i += 2
-                elif op == 0x68:  # BINGET
-                    value = memo.get(buf[i + 1], memo)
-                    if value is memo or (type(value) is Global and value.getattr):
-                        value = self._memo_get(buf[i + 1], start + i)
-                    push(value)
-                    i += 2
-                elif op == 0x8C:  # SHORT_BINUNICODE
-                    end = i + 2 + buf[i + 1]
-                    if end <= n:
-                        try:
-                            push(buf[i + 2 : end].decode("utf-8", "surrogatepass"))
-                            i = end
-                            continue
-                        except UnicodeDecodeError:
-                            pass
-                    r.i = i + 2
-                    push(self._text(buf[i + 1]))
-                    buf, i, n, start = r.buf, r.i, len(r.buf), r.start
+                elif op > 0x7F:  # protocol 2+ opcodes: MEMOIZE, SHORT_BINUNICODE, TUPLE1-3 ...
+                    if op == 0x94:  # MEMOIZE
+                        if len(stack) <= floor:
+                            self.malformed("MEMOIZE on an empty stack", start + i)
+                        elif memo_list is not None:
+                            memo_list.append(stack[-1])
+                        else:
+                            memo[len(memo)] = stack[-1]
+                        i += 1
+                    elif op == 0x8C:  # SHORT_BINUNICODE
+                        end = i + 2 + buf[i + 1]
+                        if end <= n:
+                            try:
+                                stack.append(buf[i + 2 : end].decode("utf-8", "surrogatepass"))
+                                i = end
+                                continue
+                            except UnicodeDecodeError:
+                                pass
+                        r.i = i + 2
+                        stack.append(self._text(buf[i + 1]))
+                        buf, i, n, start = r.buf, r.i, len(r.buf), r.start
+                        lim = n - 9
+                    elif op == 0x86:  # TUPLE2
+                        if len(stack) - floor >= 2:
+                            b = pop()
+                            stack[-1] = (stack[-1], b)
+                        else:
+                            b = self._pop(start + i)
+                            stack.append((self._pop(start + i), b))
+                        i += 1
+                    elif op == 0x85:  # TUPLE1
+                        if len(stack) > floor:
+                            stack[-1] = (stack[-1],)
+                        else:
+                            stack.append((self._pop(start + i),))
+                        i += 1
+                    elif op == 0x87:  # TUPLE3
+                        if len(stack) - floor >= 3:
+                            c = pop()
+                            b = pop()
+                            stack[-1] = (stack[-1], b, c)
+                        else:
+                            c = self._pop(start + i)
+                            b = self._pop(start + i)
+                            stack.append((self._pop(start + i), b, c))
+                        i += 1
+                    elif op == 0x88:  # NEWTRUE
+                        stack.append(True)
+                        i += 1
+                    elif op == 0x81:  # NEWOBJ
+                        if len(stack) - floor >= 2:
+                            args = pop()
+                            func = stack[-1]
+                            if type(func) is Global and not func.getattr and not func.loader:
+                                # What call() returns for an imported callable, without the call.
+                                if type(args) is not tuple or len(args) > 8:
+                                    args = None
+                                stack[-1] = Result(func, args, start + i)
+                            else:
+                                stack[-1] = self.call(func, args, start + i, "NEWOBJ")
+                        else:
+                            args = self._pop(start + i)
+                            func = self._pop(start + i)
+                            stack.append(self.call(func, args, start + i, "NEWOBJ"))
+                        i += 1
+                    elif (
+                        op == 0x95
+                    ):  # FRAME: framing only groups opcodes; the walk reads through it
+                        i += 9
+                    elif op == 0x89:  # NEWFALSE
+                        stack.append(False)
+                        i += 1
+                    elif op == 0x93:  # STACK_GLOBAL
+                        name = self._pop(start + i)
+                        stack.append(self.stack_global(self._pop(start + i), name, start + i))
+                        getattrs = self._getattr_pushed != 0
+                        i += 1
+                    else:
+                        r.i = i + 1
+                        if self._rare(op, start + i, n - i):
+                            return stack[-1] if stack else None
+                        buf, i, n, start = r.buf, r.i, len(r.buf), r.start
+                        lim = n - 9
+                        floor = marks[-1] if marks else 0
+                        getattrs = self._getattr_pushed != 0
+                        memo = self.memo
+                        memo_list = memo if isinstance(memo, list) else None
                 elif op == 0x4B:  # BININT1
-                    push(buf[i + 1])
+                    stack.append(buf[i + 1])
+                    i += 2
+                elif op == 0x71:  # BINPUT (keys below 256: the memo cannot grow much this way)
+                    key = buf[i + 1]
+                    if len(stack) > floor and (memo_list is None or key < len(memo_list)):
+                        memo[key] = stack[-1]
+                    elif len(stack) > floor and memo_list is not None and key == len(memo_list):
+                        memo_list.append(stack[-1])
+                    else:  # a stack underflow, or a key that leaves a gap in the list
+                        self._memo_put(key, start + i)
+                        memo = self.memo
+                        memo_list = memo if isinstance(memo, list) else None
                     i += 2
                 elif op == 0x28:  # MARK
-                    marks.append(len(stack))
+                    floor = len(stack)
+                    marks.append(floor)
                     i += 1
-                elif op == 0x86:  # TUPLE2
-                    if len(stack) - (marks[-1] if marks else 0) >= 2:
-                        b = pop()
-                        stack[-1] = (stack[-1], b)
-                    else:
-                        b = self._pop(start + i)
-                        push((self._pop(start + i), b))
-                    i += 1
-                elif op == 0x85:  # TUPLE1
-                    if len(stack) > (marks[-1] if marks else 0):
-                        stack[-1] = (stack[-1],)
-                    else:
-                        push((self._pop(start + i),))
-                    i += 1
-                elif op == 0x87:  # TUPLE3
-                    if len(stack) - (marks[-1] if marks else 0) >= 3:
-                        c = pop()
-                        b = pop()
-                        stack[-1] = (stack[-1], b, c)
-                    else:
-                        c = self._pop(start + i)
-                        b = self._pop(start + i)
-                        push((self._pop(start + i), b, c))
+                elif op == 0x29:  # EMPTY_TUPLE
+                    stack.append(())
                     i += 1
                 elif op == 0x7D:  # EMPTY_DICT
-                    push(SymDict())
+                    stack.append(SymDict())
                     i += 1
-                elif op == 0x75:  # SETITEMS
-                    items = self._pop_mark(start + i)
-                    target = self._top(start + i)
-                    if type(target) is SymDict:
-                        _dict_update(target, items)
-                    else:
-                        self._mutates(target, "SETITEMS", start + i)
-                    i += 1
-                elif op == 0x47:  # BINFLOAT
-                    push(FLOAT)
-                    i += 9
                 elif op == 0x4E:  # NONE
-                    push(None)
+                    stack.append(None)
                     i += 1
                 elif op == 0x52:  # REDUCE
-                    args = self._pop(start + i)
-                    func = self._pop(start + i)
-                    push(self.call(func, args, start + i, "REDUCE"))
+                    if len(stack) - floor >= 2:
+                        args = pop()
+                        func = stack[-1]
+                        if type(func) is Global and not func.getattr and not func.loader:
+                            # What call() returns for an imported callable, without the call.
+                            if type(args) is not tuple or len(args) > 8:
+                                args = None
+                            stack[-1] = Result(func, args, start + i)
+                        else:
+                            stack[-1] = self.call(func, args, start + i, "REDUCE")
+                    else:
+                        args = self._pop(start + i)
+                        func = self._pop(start + i)
+                        stack.append(self.call(func, args, start + i, "REDUCE"))
                     i += 1
                 elif op == 0x62:  # BUILD
-                    state = self._pop(start + i)
-                    target = self._top(start + i)
+                    if len(stack) - floor >= 2:
+                        state = pop()
+                        target = stack[-1]
+                    else:
+                        state = self._pop(start + i)
+                        target = self._top(start + i)
                     if type(target) is Result:
                         if target.state is None:
                             target.state = state
                     else:
                         self._mutates(target, "BUILD", start + i)
                     i += 1
-                    if self.build_hook is not None:
+                    if hook is not None and type(target) is Result:
                         r.i = i
-                        self.build_hook(self, target, state, start + i - 1)
+                        hook(self, target, state, start + i - 1)
                         buf, i, n, start = r.buf, r.i, len(r.buf), r.start
-                elif op == 0x88:  # NEWTRUE
-                    push(True)
-                    i += 1
-                elif op == 0x89:  # NEWFALSE
-                    push(False)
-                    i += 1
-                elif op == 0x4A:  # BININT
-                    push(int.from_bytes(buf[i + 1 : i + 5], "little", signed=True))
-                    i += 5
-                elif op == 0x4D:  # BININT2
-                    push(buf[i + 1] | buf[i + 2] << 8)
-                    i += 3
-                elif op == 0x65:  # APPENDS
-                    items = self._pop_mark(start + i)
-                    target = self._top(start + i)
-                    if type(target) is SymList:
+                        lim = n - 9
+                elif op == 0x75 or op == 0x65:  # SETITEMS, APPENDS
+                    if marks:
+                        k = marks.pop()
+                        floor = marks[-1] if marks else 0
+                        items = stack[k:]
+                        del stack[k:]
+                        target = stack[k - 1] if k > floor else self._top(start + i)
+                    else:
+                        items = self._pop_mark(start + i)
+                        target = self._top(start + i)
+                    if op == 0x75 and type(target) is SymDict:
+                        _dict_update(target, items)
+                    elif op == 0x65 and type(target) is SymList:
                         _list_extend(target, items)
                     else:
-                        self._mutates(target, "APPENDS", start + i)
-                    i += 1
-                elif op == 0x5D:  # EMPTY_LIST
-                    push(SymList())
-                    i += 1
-                elif op == 0x29:  # EMPTY_TUPLE
-                    push(())
-                    i += 1
-                elif op == 0x93:  # STACK_GLOBAL
-                    name = self._pop(start + i)
-                    push(self.stack_global(self._pop(start + i), name, start + i))
-                    i += 1
-                elif op == 0x95:  # FRAME: framing only groups opcodes; the walk reads through it
-                    i += 9
-                elif op == 0x81:  # NEWOBJ
-                    args = self._pop(start + i)
-                    cls = self._pop(start + i)
-                    push(self.call(cls, args, start + i, "NEWOBJ"))
+                        self._mutates(target, "SETITEMS" if op == 0x75 else "APPENDS", start + i)
                     i += 1
                 elif op == 0x58 and n - i >= 5:  # BINUNICODE (protocols 1-3: torch.save)
                     length = int.from_bytes(buf[i + 1 : i + 5], "little")
                     end = i + 5 + length
                     if end <= n and length <= _KEEP_TEXT:
                         try:
-                            push(buf[i + 5 : end].decode("utf-8", "surrogatepass"))
+                            stack.append(buf[i + 5 : end].decode("utf-8", "surrogatepass"))
                             i = end
                             continue
                         except UnicodeDecodeError:
                             pass
                     r.i = i + 5
-                    push(self._text(length))
+                    stack.append(self._text(length))
                     buf, i, n, start = r.buf, r.i, len(r.buf), r.start
+                    lim = n - 9
                 elif op == 0x74 and marks:  # TUPLE
                     k = marks.pop()
-                    items = stack[k:]
+                    floor = marks[-1] if marks else 0
+                    value = tuple(stack[k:])
                     del stack[k:]
-                    push(tuple(items))
+                    stack.append(value)
                     i += 1
+                elif op == 0x4D:  # BININT2
+                    stack.append(buf[i + 1] | buf[i + 2] << 8)
+                    i += 3
+                elif op == 0x47:  # BINFLOAT
+                    stack.append(FLOAT)
+                    i += 9
+                elif op == 0x4A:  # BININT
+                    stack.append(int.from_bytes(buf[i + 1 : i + 5], "little", signed=True))
+                    i += 5
+                elif op == 0x5D:  # EMPTY_LIST
+                    stack.append(SymList())
+                    i += 1
+                elif op == 0x43:  # SHORT_BINBYTES (numpy scalars: a dtype and 8 bytes or so)
+                    end = i + 2 + buf[i + 1]
+                    if end <= n:
+                        stack.append(Blob(start + i + 2, end - i - 2, buf[i + 2 : end], False))
+                        i = end
+                    else:  # the payload goes on past the buffer
+                        r.i = i + 2
+                        stack.append(self._payload(buf[i + 1], _KEEP_BYTES, False))
+                        buf, i, n, start = r.buf, r.i, len(r.buf), r.start
+                        lim = n - 9
+                elif op == 0x63:  # GLOBAL (protocols 0-2: torch.save) with both lines buffered
+                    j = buf.find(b"\n", i + 1)
+                    k = buf.find(b"\n", j + 1) if j >= 0 else -1
+                    if k < 0 or k - i > _MAX_LINE:  # past the buffer, or too long to keep
+                        r.i = i + 1
+                        self._rare(op, start + i, n - i)
+                        buf, i, n, start = r.buf, r.i, len(r.buf), r.start
+                        lim = n - 9
+                    else:
+                        module, name = buf[i + 1 : j], buf[j + 1 : k]
+                        stack.append(self._text_global(module, name, start + i, "GLOBAL", "utf-8"))
+                        i = k + 1
+                    getattrs = self._getattr_pushed != 0
                 else:
                     r.i = i + 1
                     if self._rare(op, start + i, n - i):
                         return stack[-1] if stack else None
                     buf, i, n, start = r.buf, r.i, len(r.buf), r.start
-                if i > n:
-                    r.i = n
-                    raise Truncated(f"opcode 0x{op:02x} at offset {r.start + n} is truncated")
+                    lim = n - 9
+                    floor = marks[-1] if marks else 0
+                    getattrs = self._getattr_pushed != 0
+                    memo = self.memo
+                    memo_list = memo if isinstance(memo, list) else None
+            r.i = i
+            raise LimitReached("opcodes")
         except IndexError:
             r.i = min(i, len(r.buf))
             raise Truncated("an opcode argument is truncated") from None
@@ -1279,14 +1490,28 @@ def _list_extend(target: SymList, items: list[object]) -> None:
     target.extend(items)
 
 
+_KEY_TYPES = frozenset({str, int})
+
+
 def _dict_update(target: SymDict, items: list[object]) -> None:
-    for k in range(0, len(items) - 1, 2):
-        key = items[k]
+    pairs = iter(items)
+    if len(target) + (len(items) >> 1) <= _MAX_ITEMS:  # the usual case: no room to check
+        keys = items[0::2]
+        if len(items) > 32 and _KEY_TYPES.issuperset(map(type, keys)):
+            # Many pairs (a vocabulary), all kept: one update in C. A last key without a value
+            # is dropped, as by the loop below.
+            target.update(zip(keys, items[1::2], strict=False))
+            return
+        for key, value in zip(pairs, pairs, strict=False):  # a last key without a value: dropped
+            if type(key) is str or type(key) is int:
+                target[key] = value
+        return
+    for key, value in zip(pairs, pairs, strict=False):
         if type(key) is str or type(key) is int:
             if len(target) >= _MAX_ITEMS:
                 target.overflow = True
                 return
-            target[key] = items[k + 1]
+            target[key] = value
 
 
 def walk_pickle(
@@ -1320,11 +1545,17 @@ def walk_pickle(
 
 def _joblib_hook() -> BuildHook:
     # joblib files are pickles with array bytes inline and are sniffed as pickles, so every scan
-    # follows joblib's NumpyArrayWrapper convention (as joblib.load does); imported here because
-    # joblib_format builds on this module.
-    from signoff.scanner.joblib_format import numpy_array_hook
+    # follows joblib's NumpyArrayWrapper convention (as joblib.load does); imported on first use
+    # because joblib_format builds on this module.
+    global _numpy_array_hook
+    if _numpy_array_hook is None:
+        from signoff.scanner.joblib_format import numpy_array_hook
 
-    return numpy_array_hook
+        _numpy_array_hook = numpy_array_hook
+    return _numpy_array_hook
+
+
+_numpy_array_hook: BuildHook | None = None
 
 
 def scan_pickle(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -45,6 +46,9 @@ _NOT_PICKLES = frozenset(
     {Format.PICKLE, Format.JOBLIB, Format.TORCH_LEGACY, Format.EMPTY, Format.ZIP}
 )
 """Formats never walked as a pickle too (zips: loaders check the zip magic first)."""
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+IN_MEMORY_BYTES = 8 << 20
+"""Top-level files up to this size are read into memory whole; larger ones are streamed."""
 _INFLATE_KINDS = {
     Format.GZIP: "gzip",
     Format.BZ2: "bzip2",
@@ -165,12 +169,20 @@ def _not_regular(entry: Entry) -> ScanFinding:
 def _scan_file(
     full: Path, size: int, name: str, ctx: ScanContext, progress: Callable[[int], None] | None
 ) -> None:
-    reader: _Progress | None = None
+    full_size = size
+    reader = _Progress(progress)
     try:
-        with full.open("rb", buffering=0) as raw:
-            reader = _Progress(raw, progress)
-            stream: BinaryIO = io.BufferedReader(reader, CHUNK)
-            scan_stream(stream, size, file=name, member=None, depth=0, ctx=ctx)
+        # A small file is read whole and scanned from memory: the analysers' many small reads
+        # and seeks are then memory accesses, not system calls. A larger one (or one that grew
+        # since it was listed) is streamed.
+        data = _read_small(full, size) if size <= IN_MEMORY_BYTES else None
+        if data is not None:
+            reader.advance(len(data))
+            scan_stream(io.BytesIO(data), len(data), file=name, member=None, depth=0, ctx=ctx)
+        else:
+            with full.open("rb", buffering=0) as raw:
+                stream = io.BufferedReader(reader.wrap(raw), CHUNK)
+                scan_stream(stream, size, file=name, member=None, depth=0, ctx=ctx)
     except TimeoutError as exc:
         ctx.add(
             _finding(
@@ -194,8 +206,22 @@ def _scan_file(
     except OSError as exc:
         ctx.add(_finding("unreadable", Severity.HIGH, "File cannot be read", str(exc), name))
     finally:
-        if reader is not None:
-            reader.finish(size)  # skipped-over and unread bytes count as done
+        reader.finish(full_size)  # skipped-over and unread bytes count as done
+
+
+def _read_small(full: Path, size: int) -> bytes | None:
+    """The whole content of a file listed with ``size`` bytes, or None if it has grown since."""
+    fd = os.open(full, _OPEN_FLAGS)  # (os-level calls: the fewest system calls per file)
+    try:
+        data = os.read(fd, size + 1)
+        while len(data) < size:  # a short read that is not the end of the file
+            more = os.read(fd, size + 1 - len(data))
+            if not more:
+                break
+            data += more
+    finally:
+        os.close(fd)
+    return data if len(data) <= size else None
 
 
 def scan_stream(
@@ -504,15 +530,28 @@ def _decompress(
         ratio=ctx.limits.max_compression_ratio,
     )
     try:
-        # The expanded size is unknown until the end: the budget is its upper bound.
-        ctx.nested(
-            buffered(inflater),
-            ctx.limits.max_expanded_bytes,
-            file=file,
-            member=member,
-            depth=depth + 1,
-        )
-        inflater.drain()
+        expanded = _expand_small(stream, inflater, ctx)
+        if expanded is not None:
+            ctx.nested(
+                io.BytesIO(expanded), len(expanded), file=file, member=member, depth=depth + 1
+            )
+        else:
+            inflater = Inflater(
+                stream,
+                kind,
+                compressed_size=size,
+                charge=ctx.charge_expanded,
+                ratio=ctx.limits.max_compression_ratio,
+            )
+            # The expanded size is unknown until the end: the budget is its upper bound.
+            ctx.nested(
+                buffered(inflater),
+                ctx.limits.max_expanded_bytes,
+                file=file,
+                member=member,
+                depth=depth + 1,
+            )
+            inflater.drain()
     except ExpansionLimit as exc:
         if "expands more than" not in str(exc):
             raise
@@ -538,6 +577,32 @@ def _decompress(
                 member,
             )
         )
+
+
+def _expand_small(stream: BinaryIO, inflater: Inflater, ctx: ScanContext) -> bytes | None:
+    """All that ``inflater`` expands, when ``stream`` is in memory and that fits in memory too
+    (then scanned from memory, seekable, like a small file); else ``None``, with ``stream`` and
+    the expansion budget as they were, to expand it again as a stream.
+
+    A stream that runs into a budget is expanded again as a stream too: the scan of what comes
+    before that point, and the finding, are then exactly those of the streamed scan.
+    """
+    if type(stream) is not io.BytesIO:
+        return None
+    start, charged = stream.tell(), ctx.expanded
+    parts = []
+    produced = 0
+    try:
+        while produced <= IN_MEMORY_BYTES and (part := inflater.read(CHUNK)):
+            parts.append(part)
+            produced += len(part)
+    except ExpansionLimit:
+        produced = IN_MEMORY_BYTES + 1
+    if produced > IN_MEMORY_BYTES:
+        stream.seek(start)
+        ctx.expanded = charged
+        return None
+    return b"".join(parts)
 
 
 def _with_seekable(
@@ -638,14 +703,35 @@ class _Replay(io.RawIOBase):
         return len(data)
 
 
-class _Progress(io.RawIOBase):
+class _Progress:
+    """Reports how far into a top-level file the scan has read (when asked to)."""
+
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self._progress = progress
+        self._reported = 0
+
+    def advance(self, end: int) -> None:
+        """The scan has read up to offset ``end``."""
+        if self._progress is not None and end > self._reported:
+            self._progress(end - self._reported)
+            self._reported = end
+
+    def wrap(self, raw: io.FileIO) -> io.RawIOBase:
+        """``raw`` itself, or a stream that reports its reads when progress is wanted."""
+        return raw if self._progress is None else _Counted(raw, self)
+
+    def finish(self, size: int) -> None:
+        """Report the rest of the file as done (parts that analysers skipped over)."""
+        self.advance(size)
+
+
+class _Counted(io.RawIOBase):
     """A top-level file that reports how far into it the scan has read."""
 
-    def __init__(self, raw: io.RawIOBase | io.FileIO, progress: Callable[[int], None] | None):
+    def __init__(self, raw: io.FileIO, progress: _Progress):
         super().__init__()
         self._raw = raw
         self._progress = progress
-        self._reported = 0
 
     def readable(self) -> bool:
         return True
@@ -661,14 +747,5 @@ class _Progress(io.RawIOBase):
 
     def readinto(self, buffer: WriteableBuffer) -> int:
         count = self._raw.readinto(buffer) or 0
-        end = self._raw.tell()
-        if self._progress is not None and end > self._reported:
-            self._progress(end - self._reported)
-            self._reported = end
+        self._progress.advance(self._raw.tell())
         return count
-
-    def finish(self, size: int) -> None:
-        """Report the rest of the file as done (parts that analysers skipped over)."""
-        if self._progress is not None and size > self._reported:
-            self._progress(size - self._reported)
-            self._reported = size

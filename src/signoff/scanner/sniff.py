@@ -150,8 +150,11 @@ def _magic(head: bytes) -> Format | None:
         return Format.NUMPY
     if head.startswith(b"GGUF"):
         return Format.GGUF
-    if any(head.startswith(HDF5_MAGIC, offset) for offset in range(0, len(head), 512)):
-        return Format.HDF5
+    at = head.find(HDF5_MAGIC)
+    while at >= 0:  # HDF5's superblock may sit behind a user block of 512 * 2**k bytes
+        if at % 512 == 0:
+            return Format.HDF5
+        at = head.find(HDF5_MAGIC, at + 1)
     if head.startswith((ZIP_LOCAL, ZIP_EMPTY, ZIP_SPANNED)):
         return Format.ZIP
     if head.startswith(b"\x1f\x8b"):

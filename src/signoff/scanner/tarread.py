@@ -132,7 +132,12 @@ class _Walk:
                 f"header says {info.size} bytes, the file holds {available}",
                 info.name,
             )
-        window = buffered(Window(self.stream, info.offset_data, available))
+        window: BinaryIO
+        if type(self.stream) is io.BytesIO:  # in memory: the member's bytes, sliced out
+            start = info.offset_data
+            window = io.BytesIO(self.stream.getvalue()[start : start + available])
+        else:
+            window = buffered(Window(self.stream, info.offset_data, available))
         self.ctx.nested(window, available, file=self.file, member=path, depth=depth + 1)
 
 

@@ -21,6 +21,7 @@ TorchScript's value builders (``torch.jit._pickle.build_intlist`` ...), which ar
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from signoff.scanner.findings import ScanFinding, Severity
@@ -37,6 +38,26 @@ _MAX_LISTED = 10
 _CORE_OP_NAMESPACES = frozenset({"aten", "prim", "quantized", "_caffe2"})
 _OPS = re.compile(r"(?<![\w.])(?:torch\s*\.\s*)?(ops|classes)\s*\.\s*([A-Za-z_]\w*)")
 _PYTHON = re.compile(r"__import__|\b(?:os\s*\.|subprocess\b|open\s*\(|eval\b|exec\b)")
+_OPS_STARTS = re.compile(r"torch|ops|classes")
+_PYTHON_STARTS = re.compile(r"__import__|os|subprocess|open|eval|exec")
+"""Where a match of _OPS and _PYTHON can start (each begins with one of these words)."""
+
+
+def _finditer(
+    pattern: re.Pattern[str], starts: re.Pattern[str], text: str
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, for a pattern whose matches all start where ``starts`` finds
+    its literal words: Python's regex engine tries a leading assertion (``\\b``, a lookbehind)
+    at every position of the text, but finds literals fast; the full pattern is then tried only
+    at those candidates, with finditer's rule that a match starts after the previous one ends."""
+    end = 0
+    for candidate in starts.finditer(text):
+        if candidate.start() < end:
+            continue
+        found = pattern.match(text, candidate.start())
+        if found is not None:
+            yield found
+            end = found.end()
 
 
 def is_torch_archive(names: list[str]) -> bool:
@@ -75,12 +96,8 @@ def scan_torch_zip(archive: ZipArchive, ctx: ScanContext, depth: int) -> None:
 def _scan_storage(archive: ZipArchive, entry: ZipEntry, ctx: ScanContext, depth: int) -> None:
     # Raw tensor bytes are only sniffed (their CRC is not checked: torch never interprets them
     # as code, and reading gigabytes of weights for that would dominate the scan).
-    member = archive.open(entry, ctx.charge_expanded)
-    if member is None:
-        return
-    head = member.raw().read(_SNIFF_BYTES) or b""
-    archive.finish(member, verify=False)
-    if not looks_like_pickle(head):
+    head = archive.head(entry, _SNIFF_BYTES, ctx.charge_expanded)
+    if head is None or not looks_like_pickle(head):
         return
     archive.add(
         "torch/pickle-in-storage",
@@ -155,7 +172,7 @@ def _review_source(text: str, archive: ZipArchive, entry: ZipEntry) -> list[Scan
     custom = sorted(
         {
             f"{kind}.{namespace}"
-            for kind, namespace in _OPS.findall(text)
+            for kind, namespace in (found.groups() for found in _finditer(_OPS, _OPS_STARTS, text))
             if namespace not in _CORE_OP_NAMESPACES
         }
     )
@@ -173,9 +190,7 @@ def _review_source(text: str, archive: ZipArchive, entry: ZipEntry) -> list[Scan
                 custom[0],
             )
         )
-    python = (
-        sorted({match.group(0) for match in _PYTHON.finditer(text)}) if _PYTHON.search(text) else []
-    )
+    python = sorted({match.group(0) for match in _finditer(_PYTHON, _PYTHON_STARTS, text)})
     if python:
         found.append(
             ScanFinding(

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 16
 """Bytes read or produced per step: bounds the memory of every stream."""
+MEMBER_IN_MEMORY = 4 << 20
+"""Members up to this size (compressed and expanded) are read whole (see ``ZipArchive.open``)."""
 BOMB_FLOOR = 1 << 20
 """Members expanding to less than this are never called bombs, whatever their ratio."""
 
@@ -326,6 +328,10 @@ class ZipArchive:
     findings: list[ScanFinding] = field(default_factory=list)
     tick: Callable[[], None] = lambda: None
     """Called while reading long members (the dispatcher's time-budget check)."""
+    data: bytes | None = None
+    """The whole archive, when it is already in memory (an in-memory stream's bytes)."""
+    _read: dict[int, Member] = field(default_factory=dict)
+    """Members :meth:`read_small` read whole, handed out again by :meth:`open` (not re-read)."""
 
     @property
     def names(self) -> list[str]:
@@ -350,10 +356,20 @@ class ZipArchive:
             ScanFinding(rule_id, severity, title, detail, self.file, member, offset)
         )
 
-    def open(self, entry: ZipEntry, charge: Callable[[int], None]) -> Member | None:
-        """A stream of the member's content, or ``None`` (with a finding) if it cannot be read."""
+    def open(
+        self, entry: ZipEntry, charge: Callable[[int], None], *, whole: bool = True
+    ) -> Member | None:
+        """A stream of the member's content, or ``None`` (with a finding) if it cannot be read.
+
+        A member of at most ``MEMBER_IN_MEMORY`` bytes is read whole here (``whole``), so that it
+        is scanned from memory, seekable, and its CRC is computed without reading it again;
+        ``whole=False`` streams it whatever its size (to read only its first bytes).
+        """
         if entry.data_offset is None:
             return None
+        done = self._read.pop(entry.index, None)
+        if done is not None:
+            return done
         if entry.size > BOMB_FLOOR and entry.size > entry.compressed_size * (
             self.limits.max_compression_ratio
         ):
@@ -367,17 +383,61 @@ class ZipArchive:
                 entry,
             )
             return None
-        source = Window(self.stream, entry.data_offset, entry.compressed_size)
+        small = (
+            whole
+            and entry.compressed_size <= MEMBER_IN_MEMORY
+            and (entry.size <= MEMBER_IN_MEMORY or entry.method == _STORED)
+        )
+        source: io.BytesIO | Window
+        if small and self.data is not None:
+            start = entry.data_offset
+            source = io.BytesIO(self.data[start : start + entry.compressed_size])
+        else:
+            source = Window(self.stream, entry.data_offset, entry.compressed_size)
         if entry.method == _STORED:
+            if small:
+                return Member(entry, None, None, _read_all(source, entry.compressed_size))
+            assert isinstance(source, Window)
             return Member(entry, source, None)
         inflater = Inflater(
-            buffered(source),
+            source if isinstance(source, io.BytesIO) else buffered(source),
             _METHOD_KINDS[entry.method],
             compressed_size=entry.compressed_size,
             max_output=entry.size,
             charge=charge,
         )
-        return Member(entry, None, inflater)
+        if not small:
+            return Member(entry, None, inflater)
+        # At most entry.size bytes come out (one more tells the inflater it overflows).
+        out = bytearray(entry.size + 1)
+        view = memoryview(out)
+        produced = 0
+        while count := inflater.readinto(view[produced:]):
+            produced += count
+        view.release()
+        del out[produced:]
+        return Member(entry, None, inflater, bytes(out))
+
+    def head(self, entry: ZipEntry, count: int, charge: Callable[[int], None]) -> bytes | None:
+        """The first ``count`` bytes of a member (or fewer), without reading the rest; ``None``
+        (with a finding) if it cannot be read. Its size and CRC are not checked."""
+        start = entry.data_offset
+        if (
+            self.data is not None
+            and entry.method == _STORED
+            and start is not None
+            and (  # (else open() reports the size as a bomb)
+                entry.size <= BOMB_FLOOR
+                or entry.size <= entry.compressed_size * self.limits.max_compression_ratio
+            )
+        ):
+            return self.data[start : start + min(count, entry.compressed_size)]
+        member = self.open(entry, charge, whole=False)
+        if member is None:
+            return None
+        data = member.raw().read(count) or b""
+        self.finish(member, verify=False)
+        return data
 
     def finish(self, member: Member, *, verify: bool = True) -> None:
         """After analysis: read the rest (``verify``) and check size and CRC against the entry."""
@@ -401,6 +461,8 @@ class ZipArchive:
             produced, crc = inflater.produced, inflater.crc
             if inflater.overflow:
                 produced = entry.size + 1
+        elif member.data is not None and verify:
+            produced, crc = len(member.data), zlib.crc32(member.data)
         elif member.window is not None and verify:
             produced, crc = _crc_of(member.window, self.tick)
         else:
@@ -433,26 +495,47 @@ class ZipArchive:
         member = self.open(entry, charge)
         if member is None:
             return None
-        data = member.stream().read(cap + 1)
+        if member.data is not None:
+            self._read[entry.index] = member  # scanned as a member later: not read twice
+            data = member.data[: cap + 1]
+        else:
+            data = member.stream().read(cap + 1)
         return data if len(data) <= cap else None
 
 
 @dataclass
 class Member:
-    """An opened member: a seekable window (stored) or an inflater (compressed)."""
+    """An opened member: its content read whole (``data``, small members), else a seekable
+    window (stored) or an inflater (compressed) to stream it."""
 
     entry: ZipEntry
     window: Window | None
     inflater: Inflater | None
+    data: bytes | None = None
 
     def stream(self) -> BinaryIO:
-        return buffered(self.raw())
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        return buffered(self._unbuffered())
 
-    def raw(self) -> io.RawIOBase:
+    def raw(self) -> io.RawIOBase | io.BytesIO:
         """The unbuffered stream: for a few bytes, where a buffer would read 64 KiB ahead."""
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        return self._unbuffered()
+
+    def _unbuffered(self) -> io.RawIOBase:
         raw = self.window if self.window is not None else self.inflater
         assert raw is not None
         return raw
+
+
+def _read_all(source: io.BytesIO | Window, length: int) -> bytes:
+    parts = []
+    while length > 0 and (chunk := source.read(length)):
+        parts.append(chunk)
+        length -= len(chunk)
+    return b"".join(parts)
 
 
 def _crc_of(window: Window, tick: Callable[[], None]) -> tuple[int, int]:
@@ -471,14 +554,18 @@ def find_eocd(stream: BinaryIO, size: int) -> int | None:
     span = min(size, _EOCD_SIZE + _MAX_COMMENT)
     if span < _EOCD_SIZE:
         return None
-    stream.seek(size - span)
-    tail = stream.read(span)
-    at = tail.rfind(_EOCD, 0, len(tail) - _EOCD_SIZE + 4)
+    tail = stream.getvalue() if type(stream) is io.BytesIO else b""
+    if len(tail) == size:  # in memory: searched in place, not copied
+        base, first = 0, size - span
+    else:
+        stream.seek(size - span)
+        tail, base, first = stream.read(span), size - span, 0
+    at = tail.rfind(_EOCD, first, len(tail) - _EOCD_SIZE + 4)
     while at >= 0:
         (comment_length,) = struct.unpack_from("<H", tail, at + 20)
         if at + _EOCD_SIZE + comment_length <= len(tail):
-            return size - span + at
-        at = tail.rfind(_EOCD, 0, at)
+            return base + at
+        at = tail.rfind(_EOCD, first, at)
     return None
 
 
@@ -487,6 +574,8 @@ def read_archive(
 ) -> ZipArchive:
     """Parse the directory of a zip in ``stream`` (seekable, ``size`` bytes) and check it."""
     archive = ZipArchive(stream, size, file, member, limits)
+    if type(stream) is io.BytesIO:
+        archive.data = stream.getvalue()  # the stream's own bytes, not a copy
     eocd = find_eocd(stream, size)
     if eocd is None:
         archive.add(
@@ -616,9 +705,11 @@ def _central_entry(
         return None
     raw_name, extra = tail[:name_len], tail[name_len : name_len + extra_len]
     name = raw_name.decode("utf-8" if flags & _FLAG_UTF8 else "cp437", "replace")
-    usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
+    alternate = None
+    if extra:  # (most members have none: no field to look for)
+        usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
+        alternate = _unicode_path(extra)
     entry = ZipEntry(index, name, raw_name, flags, method, crc, csize, usize, offset + prefix)
-    alternate = _unicode_path(extra)
     if alternate is not None and alternate != name:
         archive.add(
             "alternate-name",
@@ -640,6 +731,8 @@ def _extra_fields(extra: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
+    if 0xFFFFFFFF not in (usize, csize, offset):
+        return usize, csize, offset  # nothing for a ZIP64 field to replace
     for header_id, data in _extra_fields(extra):
         if header_id != 0x0001:
             continue
@@ -654,6 +747,8 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
 
 
 def _unicode_path(extra: bytes) -> str | None:
+    if b"up" not in extra:
+        return None  # no field can have the id 0x7075 ("up", little-endian)
     for header_id, data in _extra_fields(extra):
         if header_id == 0x7075 and len(data) > 5:
             return data[5:].decode("utf-8", "replace")
@@ -810,10 +905,9 @@ def _check_entry(archive: ZipArchive, entry: ZipEntry) -> None:
 
 def is_traversal(name: str) -> bool:
     """Whether an archive member name is absolute or climbs out with ``..`` (either slash)."""
-    path = name.replace("\\", "/")
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         return True
-    return ".." in path.split("/")
+    return ".." in name and ".." in name.replace("\\", "/").split("/")
 
 
 def _check_local_header(archive: ZipArchive, entry: ZipEntry) -> None:

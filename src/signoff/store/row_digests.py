@@ -38,19 +38,29 @@ def model_digest(model: Model) -> str:
 
 
 def evidence_digest(record: EvidenceRecord) -> str:
-    """Digest of an evidence row, including the SHA-256 of the verbatim envelope."""
-    return _digest(
-        {
-            "id": record.id,
-            "ref": record.ref,
-            "kind": record.kind,
-            "predicate_type": record.predicate_type,
-            "envelope_sha256": hashlib.sha256(record.envelope.encode("utf-8")).hexdigest(),
-            "attached_by": record.attached_by,
-            "attached_at": record.attached_at.isoformat(),
-            "produced_at": record.produced_at.isoformat(),
-        }
-    )
+    """Digest of an evidence row, including the SHA-256 of the verbatim envelope.
+
+    The registry's receipt columns (migration 0004) count when set, so changing, adding or
+    clearing them is a modified row; rows without them digest as they always did.
+    """
+    content: dict[str, object] = {
+        "id": record.id,
+        "ref": record.ref,
+        "kind": record.kind,
+        "predicate_type": record.predicate_type,
+        "envelope_sha256": hashlib.sha256(record.envelope.encode("utf-8")).hexdigest(),
+        "attached_by": record.attached_by,
+        "attached_at": record.attached_at.isoformat(),
+        "produced_at": record.produced_at.isoformat(),
+    }
+    if record.claims is not None or record.receipt is not None:
+        content["claims_sha256"] = (
+            hashlib.sha256(record.claims.encode("utf-8")).hexdigest()
+            if record.claims is not None
+            else None
+        )
+        content["receipt"] = record.receipt
+    return _digest(content)
 
 
 def _digest(content: object) -> str:

@@ -20,9 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 VERSION_TABLE = "signoff_schema_version"
-SCHEMA_REVISIONS = ("0001", "0002", "0003")
-"""Alembic revisions in order (kept equal to the migrations by a test)."""
 """Alembic's version table; its presence is what makes a database a signoff registry."""
+SCHEMA_REVISIONS = ("0001", "0002", "0003", "0004")
+"""Alembic revisions in order (kept equal to the migrations by a test)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -138,6 +138,10 @@ class EvidenceRow(Base):
     attached_by: Mapped[str] = mapped_column(String(256))
     attached_at: Mapped[datetime]
     produced_at: Mapped[datetime]
+    # What the registry verified at attach time, and its MAC over it (migration 0004); None on
+    # rows attached without the registry key or before 0004.
+    claims: Mapped[str | None] = mapped_column(Text)
+    receipt: Mapped[str | None] = mapped_column(String(64))
 
 
 class ExceptionRow(Base):

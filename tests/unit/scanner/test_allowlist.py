@@ -148,3 +148,39 @@ def test_danger_severity_and_rule() -> None:
     assert danger("collections", "OrderedDict") is None
     assert danger("copyreg", "__newobj__") is None  # a plain constructor pickle names at proto 0/1
     assert danger("numpy.random._pickle", "__randomstate_ctor") is None  # not a dunder
+
+
+def test_decisions_are_computed_once_and_agree_with_the_tables() -> None:
+    allowlist = Allowlist.default()
+    names = [
+        ("os", "system"),
+        ("__builtin__", "eval"),
+        ("collections", "OrderedDict"),
+        ("torch._utils", "_rebuild_tensor_v2"),
+        ("mypkg", "Layer"),
+        ("builtins", "getattr"),
+    ]
+    for module, name in names:
+        found, allowed = allowlist.decision(module, name)
+        assert found == danger(module, name)
+        assert allowed == allowlist.allows(module, name) == allowlist._decide(module, name)[1]
+        assert allowlist.decision(module, name) is allowlist.decision(module, name)  # kept
+
+
+def test_torchscript_allowlist_is_made_once_and_decides_apart() -> None:
+    allowlist = Allowlist.default()
+    torchscript = allowlist.for_torchscript()
+    assert (
+        torchscript is allowlist.for_torchscript() and torchscript.for_torchscript() is torchscript
+    )
+    assert torchscript == Allowlist(allowlist.entries, allowlist.profiles, torchscript=True)
+    assert torchscript.decision("__torch__.model", "Net") == (None, True)
+    assert allowlist.decision("__torch__.model", "Net") == (None, False)
+
+
+def test_decisions_kept_are_bounded() -> None:
+    allowlist = Allowlist.from_profiles(["python"])
+    for k in range(20_000):
+        allowlist.decision("mypkg", f"Name{k}")
+    assert len(allowlist._decisions) <= 1 << 14
+    assert allowlist.decision("mypkg", "Name19999") == (None, False)

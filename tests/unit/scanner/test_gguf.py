@@ -429,3 +429,41 @@ def test_text_rule_shortcut_changes_nothing(pieces: list[str]) -> None:
         assert analyse_chat_template(text) == _text_rules_one_by_one(text)
     finally:
         gguf_scan._jinja_findings = jinja_findings
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*_PIECES, " os.", "xos.", "system(", "namespace.", "\\n"]), max_size=24
+    )
+)
+def test_parse_trigger_search_is_the_regex_search(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert gguf_scan._parse_triggered(text) == (gguf_scan._PARSE_TRIGGERS.search(text) is not None)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=24))
+def test_whole_text_gates_are_looser_than_their_rules(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for (_, _, pattern, _), anywhere in zip(gguf_scan._RULES, gguf_scan._ANYWHERE, strict=True):
+        for match in gguf_scan._CODE.finditer(text):
+            code = match.group(1) if match.group(1) is not None else match.group(2)
+            bare = gguf_scan._STRING_LITERAL.sub("''", code)
+            if pattern.search(code) or pattern.search(bare):
+                assert anywhere(text), (pattern.pattern, text)
+
+
+def test_jinja_parse_is_skipped_once_a_text_rule_is_critical(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def must_not_parse(text: str) -> list[tuple[Severity, str, str]]:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(gguf_scan, "_jinja_findings", must_not_parse)
+    found = analyse_chat_template("{{ cycler.__init__.__globals__.os.popen('id') }}")
+    assert any(severity is Severity.CRITICAL for severity, _, _ in found)
+    monkeypatch.undo()
+    if HAS_JINJA:  # only high text findings: the parse still runs and adds its own
+        found = analyse_chat_template("{{ x[('_' ~ '_cla') ~ 'ss__'] }}")
+        assert any(severity in BLOCKING for severity, _, _ in found)

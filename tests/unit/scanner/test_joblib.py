@@ -35,7 +35,7 @@ from signoff.scanner.joblib_format import (
     scan_joblib,
 )
 from signoff.scanner.limits import Limits
-from signoff.scanner.pickle_scan import RULE_LIMIT, RULE_MALFORMED
+from signoff.scanner.pickle_scan import RULE_LIMIT, RULE_MALFORMED, scan_pickles
 
 COMPRESSIONS = [0, 3, ("zlib", 3), ("gzip", 3), ("bz2", 3), ("lzma", 3), ("xz", 3)]
 
@@ -187,3 +187,47 @@ def test_canary_in_compressed_joblib_never_runs(tmp_path: Path) -> None:
         for compress in (zlib.compress, gzip.compress, bz2.compress, lzma.compress):
             assert blocking(scan(compress(payload)))
     assert not canary.exists()
+
+
+class Trickle(io.RawIOBase):
+    """A stream that cannot seek and hands out a few bytes per read: arrays never sit whole in
+    the walker's buffer, so their padding and data are read and skipped through the reader."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        part = self.data[self.pos : self.pos + min(37, len(view))]
+        view[: len(part)] = part
+        self.pos += len(part)
+        return len(part)
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_arrays_are_stepped_over_alike_in_and_beyond_the_buffer(aligned: bool) -> None:
+    code = proto(2) + global_op("os", "system") + short_unicode("true") + b"\x85R"
+    objects = [np.arange(n, dtype=np.float64) for n in (0, 1, 7, 5000, 20000)]
+    objects += [np.frombuffer(code, dtype=np.uint8), Reduce(os.system, "true")]
+    if aligned:
+        data = dump(objects)
+    else:
+        sink = NoSeek()
+        joblib.dump(objects, sink)
+        data = bytes(sink.data)
+    streams = [io.BytesIO(data), io.BufferedReader(Trickle(data), 16)]
+    buffered, trickled = (
+        [
+            (f.rule_id, f.construct, f.offset)
+            for result in scan_pickles(stream, file="m.joblib", allowlist=ALLOWLIST, limits=LIMITS)
+            for f in result.findings
+        ]
+        for stream in streams
+    )
+    assert RULE_ARRAY_AS_PICKLE in {rule for rule, _, _ in buffered}
+    assert ("pickle/dangerous-global", "os.system") in {(r, c) for r, c, _ in buffered}
+    assert buffered == trickled

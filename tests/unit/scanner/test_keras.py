@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import sys
 import zipfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from signoff.scanner import keras_scan
 from signoff.scanner.findings import BLOCKING, ScanFinding, Severity
 from signoff.scanner.keras_scan import scan_keras_config
 from signoff.scanner.scan import scan_path
@@ -270,3 +272,92 @@ def test_corrupt_hdf5_is_a_finding(tmp_path: Path) -> None:
     report = scan_path(path)
     assert rules(report.findings) == {"keras/malformed-hdf5"}
     assert report.result == "fail"
+
+
+def _h5_bytes(config: dict[str, Any] | None, **options: Any) -> bytes:
+    h5py = pytest.importorskip("h5py")
+    buffer = io.BytesIO()
+    userblock = options.pop("userblock_size", None)
+    with h5py.File(buffer, "w", userblock_size=userblock, **options) as handle:
+        if config is not None:
+            handle.attrs["model_config"] = json.dumps(config)
+        handle.attrs["note"] = "weights"
+        handle.create_group("layers").create_dataset("vars/0", data=[[1.0, 2.0]])
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"track_order": True}, {"userblock_size": 1024}],
+    ids=["v1-headers", "v2-headers", "user-block"],
+)
+def test_hdf5_without_a_config_is_known_without_h5py(options: dict[str, Any]) -> None:
+    data = _h5_bytes(None, **options)
+    assert keras_scan.cannot_hold_config(data)
+    assert not keras_scan.cannot_hold_config(_h5_bytes(sequential(dense()), **options))
+
+
+def test_hdf5_shortcut_leaves_the_doubtful_to_h5py() -> None:
+    data = _h5_bytes(None)
+    assert not keras_scan.cannot_hold_config(data + b"training_config")  # a name, anywhere
+    filtered_heap = b"FRHP\x00\x08\x00\x10\x00"  # a fractal heap with I/O filters
+    assert not keras_scan.cannot_hold_config(data + filtered_heap)
+    assert keras_scan.cannot_hold_config(data + b"FRHP\x00\x08\x00\x00\x00")
+    assert not keras_scan.cannot_hold_config(_h5_bytes(None, libver="latest"))  # superblock 3
+    broken = bytearray(data)
+    broken[8] = 0xFF  # superblock version
+    assert not keras_scan.cannot_hold_config(bytes(broken))
+    assert not keras_scan.cannot_hold_config(data[: len(data) // 2])  # truncated
+    assert not keras_scan.cannot_hold_config(b"\x89HDF\r\n\x1a\n" + b"\xff" * 2000)
+
+
+def test_hdf5_v2_object_header_checksum_is_checked() -> None:
+    data = bytearray(_h5_bytes(None, track_order=True))
+    assert keras_scan.cannot_hold_config(bytes(data))
+    root = struct.unpack_from("<Q", data, 64)[0]
+    assert data[root : root + 4] == b"OHDR"
+    data[root + 20] ^= 0x01  # a byte inside the first chunk: its checksum no longer matches
+    assert not keras_scan.cannot_hold_config(bytes(data))
+
+
+def test_lookup3_is_hdf5s_checksum() -> None:
+    assert keras_scan.lookup3(b"") == 0xDEADBEEF
+    assert keras_scan.lookup3(b"Four score and seven years ago") == 0x17770551
+    data = _h5_bytes(None, libver="latest")  # superblock 3: a checksum after 44 bytes
+    assert keras_scan.lookup3(data[:44]) == struct.unpack_from("<I", data, 44)[0]
+
+
+def test_hdf5_findings_do_not_depend_on_the_shortcut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = [
+        write_keras(tmp_path / "m.keras", sequential(keras_v3_lambda())),
+        _h5(tmp_path / "w.h5", None),
+        _h5(tmp_path / "c.h5", sequential(dense())),
+    ]
+    fast = [sorted((f.rule_id, f.member or "") for f in scan_path(p).findings) for p in paths]
+    monkeypatch.setattr(keras_scan, "cannot_hold_config", lambda data: False)
+    slow = [sorted((f.rule_id, f.member or "") for f in scan_path(p).findings) for p in paths]
+    assert fast == slow
+
+
+def test_config_objects_are_listed_in_document_order() -> None:
+    def recursive(value: Any, path: str, depth: int) -> Any:
+        if depth > keras_scan._MAX_DEPTH:
+            return
+        if isinstance(value, dict):
+            yield value, path
+            for key, child in value.items():
+                yield from recursive(child, f"{path}.{key}", depth + 1)
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                yield from recursive(child, f"{path}[{index}]", depth + 1)
+
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(300):
+        node["a"] = {"b": [1, {"c": 2}, [3, {"d": None}]]}
+        node = node["a"]
+    for config in (sequential(dense(), keras_v3_lambda()), deep, [[{"x": {}}], "s"], 5):
+        expected = [(id(value), path) for value, path in recursive(config, "$", 0)]
+        assert [(id(v), p) for v, p in keras_scan._objects(config, "$", 0)] == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import os
 import pickle
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from test_pickle_payloads import ALLOWLIST, LIMITS, Reduce, blocking, canary_payloads
 
+from signoff.scanner import npy as npy_module
 from signoff.scanner.findings import ScanFinding, Severity
 from signoff.scanner.npy import (
     RULE_MALFORMED,
@@ -152,3 +154,44 @@ def test_parse_descr_agrees_with_numpy(descr: object) -> None:
 def test_parse_descr_rejects_what_it_cannot_read() -> None:
     for descr in ("float128x", "<X4", 42, [("a",)], [("a", "<i4", "shape")]):
         assert parse_descr(descr) is None
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.zeros(3),
+        np.zeros((2, 3), order="F"),
+        np.array(5),
+        np.zeros((0,)),
+        np.zeros((3, 4, 5), dtype="<i8"),
+        np.zeros(2, dtype="U5"),
+        np.zeros(2, dtype=[("a", "<f4"), ("b", "O")]),
+        np.zeros(3, dtype=object),
+        np.zeros(3, dtype="?"),
+        np.zeros((1, 2), dtype=">c16"),
+    ],
+)
+def test_header_read_without_ast_is_what_literal_eval_reads(array: np.ndarray) -> None:
+    data = npy(array)
+    raw = data[10 : 10 + struct.unpack_from("<H", data, 8)[0]]
+    assert npy_module._parse_header(raw, "latin-1") == ast.literal_eval(raw.decode("latin-1"))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (007,), }",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'extra': 1, }",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (-1,), }",
+        "{'descr': '<f8', 'shape': (3,), }",
+    ],
+)
+def test_unusual_headers_go_through_literal_eval(header: str) -> None:
+    raw = (header + " \n").encode("latin-1")
+    assert not npy_module._SIMPLE_HEADER.fullmatch(raw.decode("latin-1"))
+    try:
+        expected: object = ast.literal_eval(header)
+    except SyntaxError:
+        expected = "the header is not a Python literal (SyntaxError)"
+    result = npy_module._parse_header(raw, "latin-1")
+    assert result == expected or isinstance(result, str)

@@ -20,6 +20,7 @@ import pytest
 
 from signoff.errors import ArtifactError
 from signoff.scanner import scan as scan_module
+from signoff.scanner import zipread
 from signoff.scanner.findings import BLOCKING, ScanFinding, Severity
 from signoff.scanner.limits import Limits
 from signoff.scanner.scan import scan_path
@@ -287,3 +288,59 @@ def test_legacy_torch_checkpoints(tmp_path: Path) -> None:
     evil = tmp_path / "evil.pt"
     evil.write_bytes(_legacy_checkpoint(Payload()))
     assert blocking(scan_path(evil).findings, "evil.pt")
+
+
+def _artifacts(tmp_path: Path) -> list[Path]:
+    """Files whose scan reads members, expands streams and steps over array data."""
+    made = tmp_path / "artifacts"
+    made.mkdir()
+    (made / "evil.pkl").write_bytes(EVIL)
+    (made / "evil.pkl.gz").write_bytes(gzip.compress(EVIL))
+    joblib.dump({"w": np.arange(5000.0), "x": Payload()}, made / "model.joblib", compress=3)
+    with zipfile.ZipFile(made / "bundle.zip", "w") as archive:
+        archive.writestr("a/data.pkl", pickle.dumps({"w": [1.0, 2.0]}, protocol=2))
+        archive.writestr("a/evil.pkl", EVIL, compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr("a/st.safetensors", safetensors_bytes())
+        archive.writestr("a/inner.zip", _zip_of({"x.pkl": EVIL}))
+    bad_crc = bytearray(_zip_of({"archive/data.pkl": pickle.dumps([1, 2], protocol=2)}))
+    bad_crc[bad_crc.index(b"archive/data.pkl") + 16 + 5] ^= 0xFF  # a byte of the member's data
+    (made / "bad-crc.pt").write_bytes(bytes(bad_crc))
+    (made / "bomb.gz").write_bytes(gzip.compress(b"\x00" * (8 << 20)))
+    (made / "cut.gz").write_bytes(gzip.compress(EVIL * 50)[:-30])
+    return sorted(made.iterdir())
+
+
+def _zip_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _outcome(path: Path) -> tuple[object, ...]:
+    report = scan_path(path)
+    findings = sorted(
+        (f.rule_id, f.severity.value, f.member or "", f.offset or -1) for f in report.findings
+    )
+    return report.result, report.formats, findings
+
+
+def test_scans_from_memory_find_what_streamed_scans_find(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _artifacts(tmp_path)
+    in_memory = [_outcome(path) for path in paths]
+    monkeypatch.setattr(scan_module, "IN_MEMORY_BYTES", -1)  # every file and stream streamed
+    monkeypatch.setattr(zipread, "MEMBER_IN_MEMORY", -1)  # every member streamed
+    streamed = [_outcome(path) for path in paths]
+    for path, fast, slow in zip(paths, in_memory, streamed, strict=True):
+        assert fast == slow, path.name
+    assert {result for result, _, _ in in_memory} == {"fail"}
+
+
+def test_bomb_expanded_in_memory_is_expanded_again_as_a_stream(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(EVIL + b"\x00" * (16 << 20)))
+    report = scan_path(path)
+    assert {"scanner/compression-bomb", "pickle/dangerous-global"} <= rules(report.findings)

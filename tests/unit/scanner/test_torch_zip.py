@@ -14,7 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from signoff.scanner import torch_zip as torch_zip_module
+from signoff.scanner import zipread
 from signoff.scanner.findings import BLOCKING, ScanFinding, ScanReport, Severity
 from signoff.scanner.limits import Limits
 from signoff.scanner.scan import scan_path
@@ -297,3 +301,42 @@ def _iter_members(data: bytes) -> Iterator[str]:
 def test_layout_helper_matches_torch(state_dict_pickle: bytes) -> None:
     names = list(_iter_members(torch_zip(checkpoint(state_dict_pickle))))
     assert names[0] == "archive/data.pkl" and "archive/version" in names
+
+
+_SOURCE_PIECES = [
+    "torch", ".", " ", "  ", "ops", "classes", "aten", "evil_ns", "_x", "os", "open", "(",
+    "eval", "exec", "__import__", "subprocess", "x", "\n", "torch.ops.evil.run", "y.ops.z",
+    "1", "pos", "reopen",
+]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_SOURCE_PIECES), max_size=20))
+def test_source_patterns_find_what_finditer_finds(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for pattern, starts in (
+        (torch_zip_module._OPS, torch_zip_module._OPS_STARTS),
+        (torch_zip_module._PYTHON, torch_zip_module._PYTHON_STARTS),
+    ):
+        expected = [(m.span(), m.groups()) for m in pattern.finditer(text)]
+        assert [
+            (m.span(), m.groups()) for m in torch_zip_module._finditer(pattern, starts, text)
+        ] == expected
+
+
+def test_storage_head_is_read_in_place(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps([1], protocol=2))
+        archive.writestr("archive/data/0", b"\x01\x02" * 100)
+        archive.writestr("archive/data/1", pickle.dumps({"x": 1}, protocol=2))
+    data = buffer.getvalue()
+    archive = zipread.read_archive(
+        io.BytesIO(data), len(data), file="m.pt", member=None, limits=Limits()
+    )
+    assert archive.data is data
+    storage = next(e for e in archive.entries if e.name == "archive/data/0")
+    assert archive.head(storage, 64, lambda n: None) == b"\x01\x02" * 32
+    path = tmp_path / "m.pt"
+    path.write_bytes(data)
+    assert "torch/pickle-in-storage" in {f.rule_id for f in scan_path(path).findings}
