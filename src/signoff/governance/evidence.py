@@ -43,7 +43,7 @@ from signoff.attestations import (
 from signoff.attestations.predicates import FINDING_KINDS
 from signoff.domain import Version
 from signoff.errors import InvalidInputError, SignoffError
-from signoff.governance.receipts import Claims, ReceiptKey
+from signoff.governance.receipts import Claims, ReceiptedRow, ReceiptKey
 from signoff.keys import key_id, load_public_key_pem
 from signoff.store.governance import EvidenceRecord, KeyRecord
 
@@ -565,15 +565,10 @@ class ReceiptReader:
         """The verdict on one row, or None: judge it in full."""
         if claims is None or receipt is None:
             return None
-        if not self._key.check(
-            receipt,
-            root_digest=root_digest,
-            kind=kind,
-            predicate_type=predicate_type,
-            envelope_sha256=envelope_sha256,
-            produced_at=utc_text(produced_at),
-            claims=claims,
-        ):
+        row = ReceiptedRow(
+            root_digest, kind, predicate_type, envelope_sha256, utc_text(produced_at), claims
+        )
+        if not self._key.check(receipt, row):
             return None
         key = (kind, predicate_type, claims)
         try:

@@ -27,7 +27,7 @@ import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -92,6 +92,20 @@ def _strings(value: object) -> tuple[str, ...] | None:
     return None
 
 
+class ReceiptedRow(NamedTuple):
+    """What a receipt seals: the row's policy-relevant columns and its claims."""
+
+    root_digest: str
+    """The artifact root digest of the version the row is attached to."""
+    kind: str
+    predicate_type: str
+    envelope_sha256: str
+    produced_at: str
+    """``evidence.utc_text`` of the row's produced time."""
+    claims: str
+    """``Claims.to_text()``."""
+
+
 class ReceiptKey:
     """The MAC key for receipts, derived (HKDF) from the registry's Ed25519 private key.
 
@@ -105,42 +119,13 @@ class ReceiptKey:
         hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=RECEIPT_CONTEXT)
         self._key = hkdf.derive(registry_key.private_bytes_raw())
 
-    def seal(
-        self,
-        *,
-        root_digest: str,
-        kind: str,
-        predicate_type: str,
-        envelope_sha256: str,
-        produced_at: str,
-        claims: str,
-    ) -> str:
+    def seal(self, row: ReceiptedRow) -> str:
         """The receipt (hex, 32 bytes) of a row's verified claims."""
-        return self._mac(
-            _message(root_digest, kind, predicate_type, envelope_sha256, produced_at, claims)
-        )
+        return self._mac(_message(*row))
 
-    def check(
-        self,
-        receipt: str,
-        *,
-        root_digest: str,
-        kind: str,
-        predicate_type: str,
-        envelope_sha256: str,
-        produced_at: str,
-        claims: str,
-    ) -> bool:
-        """Whether ``receipt`` seals exactly these values."""
-        expected = self.seal(
-            root_digest=root_digest,
-            kind=kind,
-            predicate_type=predicate_type,
-            envelope_sha256=envelope_sha256,
-            produced_at=produced_at,
-            claims=claims,
-        )
-        return hmac.compare_digest(expected, receipt)
+    def check(self, receipt: str, row: ReceiptedRow) -> bool:
+        """Whether ``receipt`` seals exactly this row."""
+        return hmac.compare_digest(self.seal(row), receipt)
 
     def _mac(self, message: bytes) -> str:
         # Keyed BLAKE2b is a MAC by design (RFC 7693 section 2.5) and one pass over short
@@ -148,18 +133,7 @@ class ReceiptKey:
         return hashlib.blake2b(message, key=self._key, digest_size=32).hexdigest()
 
 
-def _message(
-    root_digest: str,
-    kind: str,
-    predicate_type: str,
-    envelope_sha256: str,
-    produced_at: str,
-    claims: str,
-) -> bytes:
+def _message(*fields: str) -> bytes:
     """The fields, each prefixed by its length in characters, so no two different field lists
-    give the same text. One f-string and one encode: bulk reads build one per evidence row."""
-    return (
-        f"{len(root_digest)}:{root_digest}{len(kind)}:{kind}"
-        f"{len(predicate_type)}:{predicate_type}{len(envelope_sha256)}:{envelope_sha256}"
-        f"{len(produced_at)}:{produced_at}{len(claims)}:{claims}"
-    ).encode("utf-8", "surrogatepass")
+    give the same text. One string and one encode: bulk reads build one per evidence row."""
+    return "".join([f"{len(value)}:{value}" for value in fields]).encode("utf-8", "surrogatepass")

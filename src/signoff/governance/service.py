@@ -59,7 +59,7 @@ from signoff.governance.evidence import (
     view_from_claims,
 )
 from signoff.governance.gates import STAGE_ORDER, GateInput, decide
-from signoff.governance.receipts import Claims, ReceiptKey
+from signoff.governance.receipts import Claims, ReceiptedRow, ReceiptKey
 from signoff.identity import resolve_actor
 from signoff.keys import KeyStore, load_public_key_pem, validate_principal
 from signoff.lookup import now, require_model, resolve
@@ -400,12 +400,14 @@ class GovernanceMixin:
             return None, None
         text = claims.to_text()
         receipt = receipt_key.seal(
-            root_digest=version.artifact.root_digest,
-            kind=prepared.kind,
-            predicate_type=prepared.predicate_type,
-            envelope_sha256=envelope_sha256,
-            produced_at=utc_text(prepared.produced_at),
-            claims=text,
+            ReceiptedRow(
+                version.artifact.root_digest,
+                prepared.kind,
+                prepared.predicate_type,
+                envelope_sha256,
+                utc_text(prepared.produced_at),
+                text,
+            )
         )
         return text, receipt
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from signoff.governance.receipts import Claims, ReceiptKey
+from signoff.governance.receipts import Claims, ReceiptedRow, ReceiptKey
 from signoff.keys import generate_key
 
 FIELDS = {
@@ -19,30 +19,30 @@ FIELDS = {
 
 def test_a_receipt_checks_for_exactly_what_it_sealed() -> None:
     key = ReceiptKey(generate_key())
-    receipt = key.seal(**FIELDS)
+    receipt = key.seal(ReceiptedRow(**FIELDS))
     assert len(receipt) == 64
-    assert key.check(receipt, **FIELDS)
+    assert key.check(receipt, ReceiptedRow(**FIELDS))
     for name, value in FIELDS.items():
-        assert not key.check(receipt, **{**FIELDS, name: value + "x"}), name
+        assert not key.check(receipt, ReceiptedRow(**{**FIELDS, name: value + "x"})), name
 
 
 def test_fields_cannot_be_shifted_between_each_other() -> None:
     key = ReceiptKey(generate_key())
-    receipt = key.seal(**FIELDS)
+    receipt = key.seal(ReceiptedRow(**FIELDS))
     shifted = {
         **FIELDS,
         "kind": "artifact-scanh",
         "predicate_type": "ttps://signoff.dev/finding/v1",
     }
-    assert not key.check(receipt, **shifted)
+    assert not key.check(receipt, ReceiptedRow(**shifted))
 
 
 def test_only_the_same_registry_key_checks_a_receipt() -> None:
     registry_key = generate_key()
-    receipt = ReceiptKey(registry_key).seal(**FIELDS)
-    assert ReceiptKey(registry_key).check(receipt, **FIELDS)
-    assert not ReceiptKey(generate_key()).check(receipt, **FIELDS)
-    assert not ReceiptKey(registry_key).check("00" * 32, **FIELDS)
+    receipt = ReceiptKey(registry_key).seal(ReceiptedRow(**FIELDS))
+    assert ReceiptKey(registry_key).check(receipt, ReceiptedRow(**FIELDS))
+    assert not ReceiptKey(generate_key()).check(receipt, ReceiptedRow(**FIELDS))
+    assert not ReceiptKey(registry_key).check("00" * 32, ReceiptedRow(**FIELDS))
 
 
 def test_claims_round_trip_and_drop_the_predicate_time() -> None:
