@@ -37,12 +37,9 @@ It asserts only that the registries verify and that coverage covers what was bui
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import os
 import platform
-import pstats
 import shutil
 import sys
 import tempfile
@@ -54,6 +51,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from profiling import profiled
 from signoff.audit.merkle import root_from_leaf_hashes
 from signoff.governance import auditor
 from signoff.governance.collector import gc_paused
@@ -371,16 +369,6 @@ def log_once(db: str) -> None:
 def coverage_once(db: str, workers: int | None = None) -> Any:
     with Registry.open(db) as registry:
         return registry.coverage(workers=workers)
-
-
-def profiled(run: Callable[[], Any], top: int) -> str:
-    profiler = cProfile.Profile()
-    profiler.runcall(run)
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out).strip_dirs()
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
-    return out.getvalue()
 
 
 def main() -> None:

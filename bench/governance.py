@@ -47,21 +47,18 @@ audit log verifies after each signoff run.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import logging
 import os
 import platform
-import pstats
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from profiling import profiled
 from signoff.registry import Registry
 
 KINDS = ("artifact-scan", "evaluation", "fairness", "robustness", "red-team")
@@ -250,15 +247,9 @@ def profile_signoff(root: Path, artifacts: list[Path], top: int, *, batched: boo
     """cProfile of signoff's loop on a fresh registry: the top functions by own time."""
     run = SignoffRun(root, batched=batched)
     warm_up(run, artifacts[:WARM_UP])
-    profiler = cProfile.Profile()
-    loop: Callable[[], object] = lambda: run_rounds([run], artifacts[WARM_UP:], 1)  # noqa: E731
-    profiler.runcall(loop)
+    report = profiled(lambda: run_rounds([run], artifacts[WARM_UP:], 1), top)
     run.close()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out).strip_dirs()
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
-    return out.getvalue()
+    return report
 
 
 def main() -> None:

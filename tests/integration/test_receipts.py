@@ -14,9 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from test_governance import PEOPLE, _envelope, add_clean_evidence, report
 
+from signoff.governance import coverage
 from signoff.governance.coverage import gated_variables
 from signoff.governance.evidence import Keyring
 from signoff.governance.service import REGISTRY_PRINCIPAL
@@ -157,3 +159,16 @@ def test_without_the_registry_key_coverage_judges_in_full(
         for kind in ("artifact-scan", "evaluation"):
             elsewhere.add_evidence("fraud@1", report(tmp_path, kind), kind=kind, actor="dave")
         assert elsewhere.coverage().ok
+
+
+def test_many_rows_to_judge_in_full_are_read_at_once(
+    registry: Registry,
+    make_artifact: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gov = approved(registry, make_artifact, tmp_path)
+    monkeypatch.setattr(coverage, "FULL_READ_ONE_BY_ONE", 0)
+    by_receipt, at_once = both_ways(gov)
+    assert at_once == by_receipt
+    assert trusted_kinds(at_once) == ["artifact-scan", "evaluation"]

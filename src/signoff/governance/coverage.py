@@ -31,9 +31,16 @@ from signoff.governance.gates import model_value, version_value
 from signoff.governance.receipts import ReceiptKey
 from signoff.policy import Policy
 from signoff.store import StoreSession
-from signoff.store.governance import ExceptionRecord, GatedEvidence, GatedVersion
+from signoff.store.governance import (
+    EvidenceRecord,
+    ExceptionRecord,
+    GatedEvidence,
+    GatedVersion,
+)
 
 GATED_STAGES = (Stage.APPROVED.value, Stage.PRODUCTION.value)
+FULL_READ_ONE_BY_ONE = 64
+"""Rows to judge in full that are read one query each; more are read in one query."""
 MIN_PER_WORKER = 1000
 """Versions a forked worker must have to be worth its start-up (a few ms)."""
 
@@ -125,37 +132,39 @@ def gated_variables(
 
 def _judge_rows(
     tx: StoreSession,
-    rows: Iterable[GatedEvidence],
+    rows: Sequence[GatedEvidence],
     versions: dict[int, GatedVersion],
     inputs: dict[int, _Inputs],
     keyring: Keyring,
     receipt_key: ReceiptKey | None,
     now: datetime,
 ) -> None:
-    """Append each trusted row's policy record to its version's inputs."""
+    """Append each trusted row's policy record to its version's inputs, in row order."""
     reader = ReceiptReader(keyring, receipt_key) if receipt_key is not None else None
+    verdicts = [
+        reader.judge(
+            versions[row.version_id].root_digest,
+            row.kind,
+            row.predicate_type,
+            row.envelope_sha256,
+            row.produced_at,
+            row.claims,
+            row.receipt,
+        )
+        if reader is not None
+        else None
+        for row in rows
+    ]
+    records = _full_records(
+        tx, [row.id for row, v in zip(rows, verdicts, strict=True) if v is None]
+    )
     # Policy records without age_days, shared by rows with equal claims: the policy layer only
     # reads them, and each row adds its own age in a copy.
     shared: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        if row.kind == GATE_KIND:
-            continue  # gate decisions never reach a policy
+    for row, verdict in zip(rows, verdicts, strict=True):
         version = versions[row.version_id]
-        verdict = (
-            reader.judge(
-                version.root_digest,
-                row.kind,
-                row.predicate_type,
-                row.envelope_sha256,
-                row.produced_at,
-                row.claims,
-                row.receipt,
-            )
-            if reader is not None
-            else None
-        )
         if verdict is None:
-            record = tx.gov.get_evidence(row.id)
+            record = records.get(row.id)
             if record is None:
                 continue  # not possible inside one transaction; nothing to judge
             view = judge_for_digest(record, version.root_digest, keyring)
@@ -183,6 +192,16 @@ def _judge_rows(
         value = {**base, "age_days": age_days(row.produced_at, now)}
         target = inputs[row.version_id]
         (target.approvals if row.kind == APPROVAL_KIND else target.evidence).append(value)
+
+
+def _full_records(tx: StoreSession, ids: list[int]) -> dict[int, EvidenceRecord]:
+    """The stored records (envelopes included) of the rows to judge in full: one by one when
+    few (a revoked or new key), in one read of all evidence when many (no registry key here)."""
+    if len(ids) <= FULL_READ_ONE_BY_ONE:
+        found = (tx.gov.get_evidence(evidence_id) for evidence_id in ids)
+        return {record.id: record for record in found if record is not None}
+    wanted = set(ids)
+    return {record.id: record for record in tx.gov.all_evidence() if record.id in wanted}
 
 
 def drift_of(
