@@ -22,7 +22,9 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, TypeAlias
+
+from mypy_extensions import mypyc_attr
 
 from signoff.scanner.allowlist import Allowlist, py3_name
 from signoff.scanner.findings import ScanFinding, Severity
@@ -156,17 +158,23 @@ class Blob:
         self.text = text
 
 
+@mypyc_attr(native_class=False)  # (compiled: a list subclass must stay a Python class)
 class SymList(list[object]):
     """A list value, items kept up to ``_MAX_ITEMS``."""
 
     overflow = False
 
 
+@mypyc_attr(native_class=False)
 class SymDict(dict[object, object]):
     """A dict value with string keys, kept up to ``_MAX_ITEMS`` entries."""
 
     overflow = False
 
+
+Symbolic: TypeAlias = object
+"""A value on the symbolic stack. (An alias, not ``object`` itself, in dataclass fields: mypyc
+resolves their annotations among the module's names, where builtins are not.)"""
 
 FLOAT = Opaque("float", -1)
 OTHER = Opaque("value", -1)
@@ -183,7 +191,7 @@ class PickleScan:
     end_offset: int | None
     """Absolute offset just after STOP; None when the stream broke or a budget ran out."""
     complete: bool
-    value: object = field(default=None, repr=False)
+    value: Symbolic = field(default=None, repr=False)
     """Symbolic value left by STOP (ints, strings, SymList/SymDict...): for format checks."""
 
 
@@ -755,13 +763,14 @@ class PickleWalker:
         try:
             value = self._run()
             end = self.reader.pos
-        except Broken as exc:
-            self.truncated = isinstance(exc, Truncated)
-            self.malformed(str(exc), self.reader.pos)
+        # (One name per except clause: compiled, a name keeps the type of its first clause.)
+        except Broken as broken:
+            self.truncated = isinstance(broken, Truncated)
+            self.malformed(str(broken), self.reader.pos)
         except IndexError:
             self.malformed("an opcode argument is truncated", self.reader.pos)
-        except LimitReached as exc:
-            self._limit(str(exc))
+        except LimitReached as limit:
+            self._limit(str(limit))
         except Exception as exc:  # fail closed: an analyser error is a finding, never a pass
             self.add(
                 RULE_INTERNAL,

@@ -180,8 +180,10 @@ def _scan_file(
             reader.advance(len(data))
             scan_stream(io.BytesIO(data), len(data), file=name, member=None, depth=0, ctx=ctx)
         else:
-            with full.open("rb", buffering=0) as raw:
-                stream = io.BufferedReader(reader.wrap(raw), CHUNK)
+            with (
+                full.open("rb", buffering=0) as raw,
+                io.BufferedReader(reader.wrap(raw), CHUNK) as stream,
+            ):
                 scan_stream(stream, size, file=name, member=None, depth=0, ctx=ctx)
     except TimeoutError as exc:
         ctx.add(

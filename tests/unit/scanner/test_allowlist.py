@@ -164,7 +164,7 @@ def test_decisions_are_computed_once_and_agree_with_the_tables() -> None:
         found, allowed = allowlist.decision(module, name)
         assert found == danger(module, name)
         assert allowed == allowlist.allows(module, name) == allowlist._decide(module, name)[1]
-        assert allowlist.decision(module, name) is allowlist.decision(module, name)  # kept
+        assert allowlist._decisions[(module, name)] == (found, allowed)  # kept
 
 
 def test_torchscript_allowlist_is_made_once_and_decides_apart() -> None:

@@ -24,6 +24,7 @@ from signoff.scanner import zipread
 from signoff.scanner.findings import BLOCKING, ScanFinding, Severity
 from signoff.scanner.limits import Limits
 from signoff.scanner.scan import scan_path
+from signoff.scanner.sniff import Format
 
 
 class Payload:
@@ -124,12 +125,13 @@ def test_analyser_crash_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def explode(*args: object, **kwargs: object) -> list[ScanFinding]:
         raise RuntimeError("analyser bug")
 
-    monkeypatch.setattr(scan_module, "scan_safetensors", explode)
-    (tmp_path / "a.safetensors").write_bytes(safetensors_bytes())
+    # Patched in the dispatch table: a compiled scanner calls its analysers directly otherwise.
+    monkeypatch.setitem(scan_module._FLAT_ANALYSERS, Format.NUMPY, explode)
+    np.save(tmp_path / "a.npy", np.arange(3))
     (tmp_path / "b.pkl").write_bytes(EVIL)
     report = scan_path(tmp_path)
     errors = [f for f in report.findings if f.rule_id == "scanner/internal-error"]
-    assert errors and errors[0].severity is Severity.HIGH and errors[0].file == "a.safetensors"
+    assert errors and errors[0].severity is Severity.HIGH and errors[0].file == "a.npy"
     assert "analyser bug" in errors[0].detail
     assert blocking(report.findings, "b.pkl")  # the other files are still scanned
     assert report.result == "fail"
