@@ -38,6 +38,10 @@ Verdict per tool and sample, and the counting rule:
 * ``skipped`` / ``clean``: nothing reported (modelscan skips files by extension).
 * ``crashed``: the API call raised. Not caught, not a false alarm (listed).
 
+signoff runs its mypyc-compiled build when ``make compile`` has made one (``make bench`` does),
+else its pure-Python modules; ``SIGNOFF_PURE_PYTHON=1`` measures the pure build even so. The
+environment line says which ran.
+
 Time: each tool is warmed once (imports and first call outside the clock), then the whole corpus
 is scanned ``--repeats`` times, tools interleaved; the best total is reported. Throughput: each
 tool scans a >= 1 GiB PyTorch checkpoint in a fresh subprocess (page-cached), which reports its
@@ -340,6 +344,12 @@ def run_big(path: Path, warm: Path, repeats: int) -> dict[str, Any]:
 # --- output ------------------------------------------------------------------------------------
 
 
+def _signoff_compiled() -> bool:
+    import signoff.scanner
+
+    return signoff.scanner.COMPILED
+
+
 def environment() -> dict[str, Any]:
     def version(name: str) -> str | None:
         try:
@@ -361,6 +371,7 @@ def environment() -> dict[str, Any]:
         "cpu": model,
         "cores": os.cpu_count(),
         "signoff": version("signoff"),
+        "signoff_build": "mypyc-compiled" if _signoff_compiled() else "pure Python",
         "modelscan": version("modelscan"),
         "picklescan": version("picklescan"),
         "libraries": {n: version(n) for n in ("torch", "keras", "onnx", "gguf", "safetensors")},
