@@ -1,6 +1,7 @@
 """Coverage-guided fuzzing of the artifact scanner with atheris (libFuzzer).
 
-Run: ``.venv/bin/python fuzz/scan_fuzz.py -runs=100000 -max_len=65536``. Every input goes through
+Run: ``.venv/bin/python fuzz/scan_fuzz.py -runs=100000 -max_len=65536`` (it fuzzes the
+pure-Python scanner; see below). Every input goes through
 the full dispatcher (sniffing, containers, every format analyser). The harness fails on any
 exception escaping the scanner, on a scan over its time budget, and if the canary file appears
 (which would mean something in an input was executed).
@@ -17,6 +18,11 @@ import zipfile
 from pathlib import Path
 
 import atheris
+
+# atheris guides itself by the coverage of Python bytecode, which a mypyc-compiled module has
+# none of: fuzz the scanner's source (SIGNOFF_PURE_PYTHON=0 fuzzes the compiled build, unguided).
+# tests/unit/scanner/test_compiled_build.py checks that both builds report the same.
+os.environ.setdefault("SIGNOFF_PURE_PYTHON", "1")
 
 with atheris.instrument_imports():
     from signoff.scanner.allowlist import Allowlist
