@@ -26,18 +26,21 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 # extension module): scans run about 2x faster (docs/benchmarks.md). Built where the dev tools are
 # (mypy brings mypyc); everywhere else the pure-Python modules run, with the same results (a test
 # checks both agree). keras_scan and gguf_scan stay Python: their tests swap functions in them.
-# Rebuilt whenever a source changes; the tests refuse a stale build.
+# Rebuilt whenever a source changes; a stale or partial build never runs (the package then falls
+# back to the sources, with a warning).
 COMPILED_MODULES := allowlist findings joblib_format limits npy onnx_scan pickle_scan \
   safetensors_scan scan sniff tarread torch_legacy torch_zip walk zipread
-COMPILED_SCANNER := $(VENV)/.compiled-scanner
+COMPILED_SCANNER := src/signoff/scanner/compiled-modules.txt
 $(COMPILED_SCANNER): $(COMPILED_MODULES:%=src/signoff/scanner/%.py) $(VENV)/.installed-dev
-	rm -f src/*__mypyc.*.so src/signoff/scanner/*.so
+	rm -f src/*__mypyc.*.so src/signoff/scanner/*.so $@
 	cd src && ../$(BIN)/mypyc $(COMPILED_MODULES:%=signoff/scanner/%.py) \
 	  > ../$(VENV)/mypyc.log 2>&1 || { cat ../$(VENV)/mypyc.log; exit 1; }
 	rm -rf src/build src/.mypy_cache
-	touch $@
+	printf '%s\n' $(COMPILED_MODULES) > $@
 
-compile: $(COMPILED_SCANNER)
+compile:  # always rebuilds (after a partial or stale build, say)
+	rm -f $(COMPILED_SCANNER)
+	$(MAKE) $(COMPILED_SCANNER)
 
 demo: $(VENV)/.installed-base
 	$(BIN)/signoff demo
@@ -65,4 +68,5 @@ fuzz: $(VENV)/.installed-dev
 	$(BIN)/python fuzz/scan_fuzz.py -runs=200000 -max_len=65536 -timeout=30
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/*__mypyc.*.so src/signoff/scanner/*.so
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/*__mypyc.*.so src/signoff/scanner/*.so \
+	  $(COMPILED_SCANNER)

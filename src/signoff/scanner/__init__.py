@@ -3,7 +3,7 @@
 Most of its modules can be compiled with mypyc (``make compile`` puts an extension module next to
 each source; Python imports the extension first). A compiled build must never run other code than
 its sources show, so this package loads every module of the scanner from source instead when any
-compiled module is older than its source (a stale build: a warning says so), or when
+compiled module is older than its source or the build is incomplete (a warning says so), or when
 ``SIGNOFF_PURE_PYTHON=1`` asks for it. Compiled and pure modules are never mixed: compiled code
 relies on the exact layout of the compiled classes it imports.
 """
@@ -21,6 +21,8 @@ from types import ModuleType
 
 PURE_ENV = "SIGNOFF_PURE_PYTHON"
 _HERE = Path(__file__).resolve().parent
+BUILD_LIST = _HERE / "compiled-modules.txt"
+"""The modules ``make compile`` compiled together, one name per line (not in version control)."""
 
 
 def compiled_modules() -> dict[str, Path]:
@@ -35,11 +37,22 @@ def compiled_modules() -> dict[str, Path]:
 
 
 def _stale(compiled: dict[str, Path]) -> list[str]:
-    return sorted(
+    """Compiled modules that must not run: older than their source, or not of one whole build.
+
+    ``make compile`` lists the modules it compiled in ``BUILD_LIST``; an extension not listed
+    there, or a listed one that is missing, means a partial build.
+    """
+    try:
+        built = set(BUILD_LIST.read_text(encoding="utf-8").split())
+    except OSError:
+        built = set()
+    mismatched = built.symmetric_difference(compiled)
+    older = {
         name
         for name, extension in compiled.items()
         if extension.stat().st_mtime < (_HERE / f"{name}.py").stat().st_mtime
-    )
+    }
+    return sorted(mismatched | older)
 
 
 class _FromSource:
@@ -65,8 +78,8 @@ def _choose_build() -> bool:
     stale = _stale(compiled)
     if stale:
         warnings.warn(
-            f"the compiled scanner is older than its source ({', '.join(stale)}); running the "
-            "pure-Python scanner instead. Rebuild it with `make compile`.",
+            f"the compiled scanner is older than its source or incomplete ({', '.join(stale)}); "
+            "running the pure-Python scanner instead. Rebuild it with `make compile`.",
             RuntimeWarning,
             stacklevel=2,
         )
