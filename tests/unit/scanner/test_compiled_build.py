@@ -91,8 +91,9 @@ def _report(root: Path, *, pure: bool) -> dict[str, object]:
         env[PURE_ENV] = "1"
     script = (
         "import json, sys, signoff.scanner\n"
+        "from pathlib import Path\n"
         "from signoff.scanner.scan import scan_path\n"
-        "report = scan_path(__import__('pathlib').Path(sys.argv[1]))\n"
+        "report = scan_path(Path(sys.argv[1]))\n"
         "print(json.dumps({'compiled': signoff.scanner.COMPILED, 'report': report.to_dict()}))\n"
     )
     done = subprocess.run(
